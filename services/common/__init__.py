@@ -1,0 +1,1 @@
+"""Code shared by the producer, the pipeline worker and the downstream consumer."""

@@ -1,0 +1,1 @@
+"""The downstream consumer: follows the enriched topic (``akhbar tail``)."""

@@ -1,0 +1,1 @@
+"""Broker-free enrichment stages: each is a callable ``stage(article) -> article``."""
