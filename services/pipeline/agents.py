@@ -1,0 +1,154 @@
+"""The thin Faust agents: decode, run the chain, publish, and route every failure to the DLQ."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from akhbar.common import events, metrics
+from akhbar.pipeline.records import decode_staged, encode_staged
+from akhbar.pipeline.stages.article import Article
+from akhbar.pipeline.stages.errors import StageError
+
+if TYPE_CHECKING:
+    from akhbar.pipeline.app import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def observe_stages(article: Article, names: tuple[str, ...]) -> None:
+    """Record per-stage latency and outcome counters for the stages just run."""
+    for name in names:
+        if name in article.timings:
+            metrics.STAGE_SECONDS.labels(name).observe(article.timings[name])
+            metrics.ARTICLES.labels(name, "ok").inc()
+
+
+def observe_enrichment(article: Article) -> None:
+    """Count what the stages found: boilerplate, language outcome, entities and their links."""
+    metrics.BOILERPLATE_CHARS.inc(article.boilerplate_chars)
+    metrics.LANGUAGE.labels("accepted").inc()
+    for entity in article.entities:
+        metrics.ENTITIES.labels(entity.type).inc()
+        metrics.ENTITY_LINKS.labels("true" if entity.kb else "false").inc()
+
+
+async def send_dead_letter(
+    pipeline: Pipeline,
+    stage: str,
+    reason: str,
+    detail: str,
+    original: bytes,
+    *,
+    article_id: str | None,
+    source: str,
+) -> None:
+    """Publish one dead-letter event and count it."""
+    event = events.dead_letter_event(
+        stage, reason, detail, original, article_id=article_id, source=source, failed_at=time.time()
+    )
+    key = article_id.encode() if article_id else None
+    await pipeline.dlq.send(key=key, value=events.dumps(event))
+    metrics.DEAD_LETTERS.labels(stage, reason).inc()
+    metrics.ARTICLES.labels(stage, "dead_letter").inc()
+    if stage == "normalize":
+        metrics.LANGUAGE.labels(reason).inc()
+    log.warning("dead letter: stage=%s reason=%s id=%s source=%s", stage, reason, article_id, source)
+
+
+def where(message: Any) -> str:
+    """topic/partition/offset of a consumed message, for dead letters and logs."""
+    return f"{message.topic}/{message.partition}/{message.offset}"
+
+
+async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin: str) -> None:
+    """Decode one raw event, run the stateless stages, and forward it to the staged topic."""
+    metrics.ARTICLES.labels("consume", "ok").inc()
+    try:
+        article = events.decode_raw(payload)
+    except events.EventError as exc:
+        await send_dead_letter(
+            pipeline, "decode", exc.reason, exc.detail, payload, article_id=None, source=origin
+        )
+        return
+    names = pipeline.chain.stateless_names
+    try:
+        article = pipeline.chain.run(article, names)
+    except StageError as exc:
+        await send_dead_letter(
+            pipeline, exc.stage, exc.reason, exc.detail, payload, article_id=article.id,
+            source=origin,
+        )
+        return
+    except Exception as exc:  # a bug, not bad input: log it loudly, keep the article in the DLQ
+        log.exception("stage failure on article %s", article.id)
+        await send_dead_letter(
+            pipeline, "normalize", "internal_error", repr(exc), payload, article_id=article.id,
+            source=origin,
+        )
+        return
+    observe_stages(article, names)
+    observe_enrichment(article)
+    await pipeline.staged.send(key=article.id.encode(), value=encode_staged(article, sent_at))
+
+
+async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None:
+    """Run the stateful stages (dedup) on one staged article and publish the enriched event."""
+    article, sent_at = decode_staged(payload)
+    names = pipeline.chain.stateful_names
+    try:
+        article = pipeline.chain.run(article, names)
+    except StageError as exc:
+        await send_dead_letter(
+            pipeline, exc.stage, exc.reason, exc.detail, payload, article_id=article.id,
+            source=origin,
+        )
+        return
+    observe_stages(article, names)
+    dedup = article.dedup
+    duplicate = dedup is not None and dedup.status == "duplicate"
+    if duplicate and dedup is not None:
+        metrics.DUPLICATES.labels(dedup.method or "exact").inc()
+    topic = (
+        pipeline.duplicates
+        if duplicate and pipeline.settings.duplicates_policy == "topic"
+        else pipeline.enriched
+    )
+    now = time.time()
+    value = events.dumps(events.enriched_event(article, now))
+    await topic.send(key=article.id.encode(), value=value)
+    metrics.ARTICLES.labels("publish", "duplicate" if duplicate else "unique").inc()
+    if sent_at > 0:
+        metrics.END_TO_END_SECONDS.observe(max(0.0, now - sent_at))
+
+
+async def update_lag(pipeline: Pipeline) -> None:
+    """Set the consumer-lag gauge for every assigned partition."""
+    consumer = pipeline.app.consumer
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        position = await consumer.position(tp)
+        if highwater is None or highwater < 0 or position is None:
+            continue
+        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+
+def attach_agents(pipeline: Pipeline) -> None:
+    """Declare the two agents and the lag timer on the pipeline's app."""
+    app = pipeline.app
+
+    @app.agent(pipeline.raw, name="akhbar.enrich-head")
+    async def enrich_head(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            await handle_raw(pipeline, event.value, message.timestamp or 0.0, where(message))
+
+    @app.agent(pipeline.staged, name="akhbar.dedup")
+    async def dedup(stream: Any) -> None:
+        async for event in stream.events():
+            await handle_staged(pipeline, event.value, where(event.message))
+
+    @app.timer(interval=5.0)
+    async def lag_timer() -> None:
+        await update_lag(pipeline)

@@ -1,0 +1,129 @@
+"""Faust wiring: the app, its topics and dedup table, built in one place from Settings."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from akhbar.common.settings import Settings
+from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
+
+
+@dataclass
+class Pipeline:
+    """Everything the agents need: the app, its topics, the dedup table and the chain."""
+
+    settings: Settings
+    app: faust.App
+    raw: Any
+    staged: Any
+    enriched: Any
+    duplicates: Any
+    dlq: Any
+    dedup_table: Any
+    chain: Chain
+
+
+def chain_config(settings: Settings) -> ChainConfig:
+    """The part of Settings the stages see (stages never import settings themselves)."""
+    return ChainConfig(
+        boilerplate_rules=settings.boilerplate_rules,
+        min_article_chars=settings.min_article_chars,
+        min_arabic_ratio=settings.min_arabic_ratio,
+        dedup_max_entries=settings.dedup_max_entries,
+        dedup_max_age_seconds=settings.dedup_max_age_days * 86400.0,
+    )
+
+
+def broker_credentials(settings: Settings) -> Any:
+    """Faust credentials object for SASL and/or TLS, or None for PLAINTEXT."""
+    context: ssl.SSLContext | None = None
+    if settings.security_protocol.endswith("SSL"):
+        context = faust.ssl.create_default_context(
+            purpose=ssl.Purpose.SERVER_AUTH,
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
+        )
+        if settings.ssl_certfile:
+            context.load_cert_chain(str(settings.ssl_certfile), settings.ssl_keyfile)
+    if settings.security_protocol.startswith("SASL"):
+        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+        mechanism = settings.sasl_mechanism
+        if mechanism.startswith("SCRAM"):
+            return faust.SASLCredentials(
+                username=settings.sasl_username,
+                password=password,
+                mechanism=mechanism,
+                ssl_context=context,
+            )
+        return faust.SASLCredentials(
+            username=settings.sasl_username, password=password, ssl_context=context
+        )
+    return context
+
+
+def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
+    """Create the Faust app, declare topics and table, load the chain, attach the agents."""
+    from akhbar.pipeline.agents import attach_agents
+
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=broker_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir / "worker"),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        producer_linger_ms=2,
+        # Start-up speed: no artificial wait before streams resume after a rebalance, and
+        # short group timings (the embedded broker's group join is the slow step).
+        stream_recovery_delay=0.0,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
+        broker_commit_interval=1.0,
+        table_standby_replicas=0,
+        web_enabled=True,
+    )
+    setup_prometheus_sensors(app, name_prefix="faust")
+
+    def topic(name: str, partitions: int) -> Any:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+            replicas=settings.replication_factor,
+        )
+
+    dedup_table = app.Table(
+        "dedup-index",
+        partitions=1,
+        key_serializer="json",
+        value_serializer="json",
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        app=app,
+        raw=topic(settings.topic_raw, settings.partitions),
+        staged=topic(settings.topic_staged, 1),
+        enriched=topic(settings.topic_enriched, settings.partitions),
+        duplicates=topic(settings.topic_duplicates, settings.partitions),
+        dlq=topic(settings.topic_dlq, settings.partitions),
+        dedup_table=dedup_table,
+        chain=chain if chain is not None else build_chain(chain_config(settings), dedup_table),
+    )
+    attach_agents(pipeline)
+    return pipeline
