@@ -1,0 +1,225 @@
+"""Unit tests of the dedup stage: exact and wire copies, replays, chains, eviction, restarts."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from akhbar.pipeline.stages.article import Article, DedupResult
+from akhbar.pipeline.stages.dedup import (
+    DedupConfig,
+    DedupError,
+    Deduplicator,
+    IncompatibleStateError,
+    jaccard,
+    shingle_ids,
+)
+from akhbar.pipeline.stages.orthography import normalize_for_matching
+
+DAY = 24 * 3600.0
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture(scope="module")
+def seeds(seed_paths: list[Path]) -> dict[str, str]:
+    """Seed bodies (headline dropped) keyed by their three-digit number."""
+    return {
+        path.name[:3]: path.read_text(encoding="utf-8").partition("\n")[2].strip()
+        for path in seed_paths
+    }
+
+
+def article(article_id: str, body: str, at: float = T0) -> Article:
+    return Article(
+        id=article_id,
+        title="",
+        body=body,
+        ingested_at=at,
+        text=body,
+        match_text=normalize_for_matching(body),
+    )
+
+
+def wire_copy(body: str, *, rate: float = 0.02, seed: int = 7) -> str:
+    """Another outlet's copy: new header and footer, ~2 % of words replaced, last paragraph cut."""
+    rng = random.Random(seed)
+    paragraphs = [p for p in body.split("\n") if p.strip()][:-1]
+    edited = [
+        " ".join("تعديل" if rng.random() < rate else word for word in p.split(" "))
+        for p in paragraphs
+    ]
+    return "\n".join(["بيروت - الميادين نت", *edited, "المصدر: الميادين نت + وكالات"])
+
+
+def run(dedup: Deduplicator, *articles: Article) -> list[DedupResult]:
+    results = []
+    for item in articles:
+        result = dedup(item).dedup
+        assert result is not None
+        results.append(result)
+    return results
+
+
+def test_first_article_is_unique(seeds: dict[str, str]) -> None:
+    [result] = run(Deduplicator({}), article("a", seeds["000"]))
+    assert result == DedupResult("unique", None, None, None)
+
+
+def test_exact_copy_under_new_id_is_exact_duplicate(seeds: dict[str, str]) -> None:
+    results = run(Deduplicator({}), article("a", seeds["001"]), article("b", seeds["001"]))
+    assert results[1] == DedupResult("duplicate", "a", 1.0, "exact")
+
+
+def test_wire_copy_is_near_duplicate_of_original(seeds: dict[str, str]) -> None:
+    copy = wire_copy(seeds["003"])
+    results = run(Deduplicator({}), article("orig", seeds["003"]), article("copy", copy))
+    assert results[1].status == "duplicate"
+    assert results[1].duplicate_of == "orig"
+    assert results[1].method == "near"
+    assert results[1].similarity is not None and 0.4 <= results[1].similarity < 1.0
+
+
+def test_seeds_000_and_004_stay_unique(seeds: dict[str, str]) -> None:
+    """Two different Astana rounds: same people, same vocabulary, different events."""
+    results = run(Deduplicator({}), article("r12", seeds["000"]), article("r22", seeds["004"]))
+    assert [r.status for r in results] == ["unique", "unique"]
+
+
+def test_all_five_seeds_are_unique(seeds: dict[str, str]) -> None:
+    results = run(Deduplicator({}), *(article(n, body) for n, body in sorted(seeds.items())))
+    assert all(r.status == "unique" for r in results)
+
+
+def test_replay_gets_same_answer_and_is_not_its_own_duplicate(seeds: dict[str, str]) -> None:
+    state: dict[str, Any] = {}
+    dedup = Deduplicator(state)
+    first = run(dedup, article("a", seeds["002"]), article("b", wire_copy(seeds["002"])))
+    writes_before = dict(state)
+    replayed = run(dedup, article("a", seeds["002"]), article("b", wire_copy(seeds["002"])))
+    assert replayed == first
+    assert replayed[0].status == "unique"
+    assert state == writes_before  # a replay writes nothing
+
+
+def test_chain_points_at_first_id(seeds: dict[str, str]) -> None:
+    """C copies B, B copies A: C must point at A, the first id seen of the story."""
+    body_a = seeds["000"]
+    body_b = wire_copy(body_a, seed=1)
+    body_c = wire_copy(body_b, seed=2)
+    results = run(
+        Deduplicator({}), article("A", body_a), article("B", body_b), article("C", body_c)
+    )
+    assert [r.duplicate_of for r in results] == [None, "A", "A"]
+
+
+def test_exact_copy_of_a_duplicate_points_at_first_id(seeds: dict[str, str]) -> None:
+    copy = wire_copy(seeds["001"])
+    results = run(
+        Deduplicator({}), article("A", seeds["001"]), article("B", copy), article("C", copy)
+    )
+    assert results[2] == DedupResult("duplicate", "A", 1.0, "exact")
+
+
+def test_eviction_by_count_forgets_oldest(seeds: dict[str, str]) -> None:
+    state: dict[str, Any] = {}
+    dedup = Deduplicator(state, config=DedupConfig(max_entries=2))
+    run(dedup, article("0", seeds["000"]), article("1", seeds["001"]), article("2", seeds["002"]))
+    assert dedup.stats().index_size == 2
+    assert dedup.stats().evictions == 1
+    assert "a:0" not in state and "s:0" not in state
+    [again] = run(dedup, article("0-copy", seeds["000"]))
+    assert again.status == "unique"  # the original left the window
+    [kept] = run(dedup, article("2-copy", seeds["002"]))
+    assert kept.duplicate_of == "2"
+
+
+def test_eviction_by_age_uses_ingested_at(seeds: dict[str, str]) -> None:
+    """Age is event time (ingested_at), not the wall clock; the chain outlives its evicted root."""
+    dedup = Deduplicator({}, config=DedupConfig(max_age_seconds=7 * DAY), clock=lambda: 0.0)
+    run(dedup, article("old", seeds["003"], at=T0))
+    [fresh] = run(dedup, article("new", wire_copy(seeds["003"]), at=T0 + 6 * DAY))
+    assert fresh.duplicate_of == "old"
+    [late] = run(dedup, article("late", seeds["003"], at=T0 + 8 * DAY))
+    assert dedup.stats().evictions == 1  # "old" left the window; "new" (day 6) is still in it
+    assert late == DedupResult("duplicate", "old", late.similarity, "near")
+    [later] = run(dedup, article("later", seeds["003"], at=T0 + 20 * DAY))
+    assert later.status == "unique"
+    assert dedup.stats().evictions == 3
+    assert dedup.stats().index_size == 1
+
+
+def test_evicted_articles_leave_lsh_index(seeds: dict[str, str]) -> None:
+    dedup = Deduplicator({}, config=DedupConfig(max_entries=1))
+    run(dedup, article("A", seeds["000"]), article("B", seeds["001"]))
+    assert dedup.stats().signatures == 1
+    [copy] = run(dedup, article("A-wire", wire_copy(seeds["000"])))
+    assert copy.status == "unique"
+
+
+def test_restart_over_same_state_decides_the_same(seeds: dict[str, str]) -> None:
+    stream = [
+        article("A", seeds["000"]),
+        article("B", seeds["004"]),
+        article("C", wire_copy(seeds["000"], seed=3)),
+        article("D", wire_copy(seeds["004"], seed=4)),
+        article("E", seeds["001"]),
+        article("F", wire_copy(seeds["001"], seed=5)),
+    ]
+    uninterrupted = run(Deduplicator({}), *stream)
+    state: dict[str, Any] = {}
+    before = run(Deduplicator(state), *stream[:3])
+    after = run(Deduplicator(state), *stream[3:])  # a new worker, same state
+    assert before + after == uninterrupted
+
+
+def test_state_changed_behind_the_stage_is_reloaded(seeds: dict[str, str]) -> None:
+    """A table restored under a live stage: the cache follows the state, not the past."""
+    state: dict[str, Any] = {}
+    dedup = Deduplicator(state)
+    run(dedup, article("A", seeds["000"]))
+    other: dict[str, Any] = {}
+    run(Deduplicator(other), article("X", seeds["001"]), article("Y", seeds["002"]))
+    state.clear()
+    state.update(other)
+    [result] = run(dedup, article("X-copy", wire_copy(seeds["001"])))
+    assert result.duplicate_of == "X"
+
+
+def test_state_values_are_json_and_reassigned(seeds: dict[str, str]) -> None:
+    import json
+
+    state: dict[str, Any] = {}
+    run(Deduplicator(state), article("A", seeds["000"]), article("B", wire_copy(seeds["000"])))
+    assert json.loads(json.dumps(state)) == state
+    assert set(state) == {"meta", "a:A", "s:A", "a:B", "s:B"}
+
+
+def test_empty_match_text_is_a_typed_error() -> None:
+    with pytest.raises(DedupError) as caught:
+        Deduplicator({})(Article(id="e", title="", body="", match_text="  "))
+    assert caught.value.reason == "empty_match_text"
+
+
+def test_state_with_other_shingle_size_is_refused(seeds: dict[str, str]) -> None:
+    state: dict[str, Any] = {}
+    run(Deduplicator(state, config=DedupConfig(shingle_size=3)), article("A", seeds["000"]))
+    with pytest.raises(IncompatibleStateError):
+        Deduplicator(state, config=DedupConfig(shingle_size=5))
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("قال الوزير إن المحادثات مستمرة", "قال الوزير: إن المحادثات «مستمرة»."),
+        ("الجولة  الثانية\nعشرة", "الجولة الثانية عشرة"),
+    ],
+)
+def test_shingles_ignore_punctuation_and_spacing(left: str, right: str) -> None:
+    assert jaccard(shingle_ids(left, 3), shingle_ids(right, 3)) == 1.0
+
+
+def test_shingles_of_short_text_fall_back_to_whole_text() -> None:
+    assert shingle_ids("سوريا", 3).size == 1
+    assert shingle_ids("؟!", 3).size == 0
