@@ -69,12 +69,14 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
     """Create the Faust app, declare topics and table, load the chain, attach the agents."""
     from akhbar.pipeline.agents import attach_agents
 
+    datadir = settings.data_dir / "worker"
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
         broker_credentials=broker_credentials(settings),
         store=settings.store,
-        datadir=str(settings.data_dir / "worker"),
+        datadir=str(datadir),
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
@@ -108,12 +110,9 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
             replicas=settings.replication_factor,
         )
 
-    dedup_table = app.Table(
-        "dedup-index",
-        partitions=1,
-        key_serializer="json",
-        value_serializer="json",
-    )
+    # One partition: the dedup index is one global view (see README, "Dedup state").
+    # Keys are str and values JSON-able; Faust's table default serializer is json.
+    dedup_table = app.Table("dedup-index", partitions=1, key_type=str)
     pipeline = Pipeline(
         settings=settings,
         app=app,
