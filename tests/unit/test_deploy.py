@@ -292,6 +292,19 @@ def test_worker_data_dir_is_a_volume(
     assert str(settings.data_dir) in volume_targets(services["worker"])
 
 
+def test_producer_ledger_lives_on_a_named_volume(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_in(services["producer"], monkeypatch)
+    named = {
+        volume.split(":")[0]
+        for volume in services["producer"]["volumes"]
+        if isinstance(volume, str) and volume.split(":")[1] == str(settings.data_dir)
+    }
+    assert len(named) == 1
+    assert named <= set(compose["volumes"])
+
+
 def test_clients_bootstrap_from_the_advertised_listener(
     services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
