@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from akhbar.common.settings import Settings
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
@@ -65,6 +66,24 @@ def broker_credentials(settings: Settings) -> Any:
     return context
 
 
+class ProcessMetrics:
+    """A collector that forwards the process-wide registry (the akhbar_* metrics)."""
+
+    def collect(self) -> Any:
+        return REGISTRY.collect()
+
+
+def metrics_registry() -> CollectorRegistry:
+    """A registry for one app: Faust's sensors, plus everything in the process-wide registry.
+
+    Faust registers its sensors once per app; a registry of their own lets several apps live in
+    one process (tests) while /metrics still serves the akhbar_* metrics too.
+    """
+    registry = CollectorRegistry()
+    registry.register(ProcessMetrics())  # type: ignore[arg-type]
+    return registry
+
+
 def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
     """Create the Faust app, declare topics and table, load the chain, attach the agents."""
     from akhbar.pipeline.agents import attach_agents
@@ -97,7 +116,7 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         table_standby_replicas=0,
         web_enabled=True,
     )
-    setup_prometheus_sensors(app, name_prefix="faust")
+    setup_prometheus_sensors(app, registry=metrics_registry(), name_prefix="faust")
 
     def topic(name: str, partitions: int) -> Any:
         return app.topic(
