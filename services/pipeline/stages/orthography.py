@@ -380,3 +380,26 @@ def _emit_run(
     else:
         out_chars.append(" ")
         out_offsets.append(offsets[start])
+
+
+@functools.cache
+def _letter_kinds() -> npt.NDArray[np.uint8]:
+    kinds = np.zeros(0x10000, dtype=np.uint8)
+    for code in range(0x10000):
+        ch = chr(code)
+        if unicodedata.category(ch).startswith("L"):
+            kinds[code] = _ARABIC_LETTER if "ARABIC" in unicodedata.name(ch, "") else _OTHER_LETTER
+    return kinds
+
+
+_OTHER_LETTER, _ARABIC_LETTER = 1, 2
+
+
+def letter_counts(s: str) -> tuple[int, int]:
+    """Return ``(Arabic letters, all letters)`` in ``s``; astral letters count as non-Arabic."""
+    codes = _code_points(s)
+    kinds = _letter_kinds().take(codes & 0xFFFF)
+    astral = codes > 0xFFFF
+    kinds[astral] = _OTHER_LETTER * np.array([chr(c).isalpha() for c in codes[astral]], dtype=bool)
+    counts = np.bincount(kinds, minlength=3)
+    return int(counts[_ARABIC_LETTER]), int(counts[_ARABIC_LETTER] + counts[_OTHER_LETTER])
