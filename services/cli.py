@@ -120,6 +120,18 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from akhbar.bench.run import run_bench
+
+    return run_bench(load_settings(args), args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from akhbar.consumer.status import run_status
+
+    return run_status(args.url, interval=args.interval, once=args.once)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from akhbar.run import run_all
 
@@ -178,6 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("tag", "Tag a CoNLL file (token per line) with PERS/LOC/ORG BIO tags.")
     p.add_argument("--conll", required=True, metavar="FILE", help="CoNLL input (first column the token), or -")
     p.set_defaults(func=cmd_tag)
+
+    p = command("bench", "Benchmark the pipeline and its baselines on the embedded broker (JSON).")
+    p.add_argument("--articles", type=int, default=2000, help="articles to feed (default 2000)")
+    p.add_argument("--corpus", metavar="DIR|JSONL", help="articles to use (default: a generated corpus)")
+    p.add_argument("--rate", type=float, default=50.0, help="steady feed rate for the latency run (articles/s)")
+    p.add_argument("--offline", action="store_true", help="time the stage chain alone, no broker")
+    p.add_argument("--output", default="bench-results/bench.json", help="where to write the JSON")
+    p.add_argument("--quick", action="store_true", help="a tiny run that checks the bench works")
+    p.set_defaults(func=cmd_bench)
+
+    p = command("status", "A refreshing terminal summary read from a worker's /metrics.")
+    p.add_argument("--url", default="http://127.0.0.1:6066/metrics", help="worker metrics URL")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    p.add_argument("--once", action="store_true", help="print one summary and exit")
+    p.set_defaults(func=cmd_status)
 
     p = command("run", "All in one: embedded broker, worker, producer watching an inbox, and tail.")
     p.add_argument("--inbox", default="var/inbox", help="folder to watch (default var/inbox; pre-filled with the samples)")

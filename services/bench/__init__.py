@@ -1,0 +1,1 @@
+"""Benchmarks: the pipeline against raw-aiokafka and naive-Faust baselines, in one run."""
