@@ -28,7 +28,7 @@ from akhbar.pipeline.stages.orthography import (
     normalize_with_offsets,
 )
 
-DEFAULT_MIN_CHARS = 60  # a two-sentence brief ("قتل 3 أشخاص ... وأفادت الشرطة ...") is ~60
+DEFAULT_MIN_CHARS = 50  # a two-sentence brief ("قتل 3 أشخاص ... التحقيق جار.") is ~60
 DEFAULT_MIN_ARABIC_RATIO = 0.6
 # A "see also" heading further up than this is not the page footer; leave it alone.
 MAX_TEASER_LINES = 3
