@@ -134,6 +134,25 @@ async def update_lag(pipeline: Pipeline) -> None:
         metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
 
+class DedupGauges:
+    """Exports the dedup stage's own counters (index size, evictions) as metrics."""
+
+    def __init__(self) -> None:
+        self.evictions_seen: int | None = None
+
+    def update(self, pipeline: Pipeline) -> None:
+        stage = dict(pipeline.chain.stages).get("dedup")
+        stats = getattr(stage, "stats", None)
+        if stats is None:
+            return
+        current = stats()
+        metrics.DEDUP_INDEX_SIZE.set(current.index_size)
+        # The eviction total lives in the table; count only what this process saw it grow by.
+        if self.evictions_seen is not None and current.evictions > self.evictions_seen:
+            metrics.DEDUP_EVICTIONS.inc(current.evictions - self.evictions_seen)
+        self.evictions_seen = current.evictions
+
+
 def attach_agents(pipeline: Pipeline) -> None:
     """Declare the two agents and the lag timer on the pipeline's app."""
     app = pipeline.app
@@ -149,6 +168,9 @@ def attach_agents(pipeline: Pipeline) -> None:
         async for event in stream.events():
             await handle_staged(pipeline, event.value, where(event.message))
 
+    dedup_gauges = DedupGauges()
+
     @app.timer(interval=5.0)
-    async def lag_timer() -> None:
+    async def gauges_timer() -> None:
         await update_lag(pipeline)
+        dedup_gauges.update(pipeline)

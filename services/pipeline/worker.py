@@ -1,18 +1,64 @@
-"""``akhbar worker``: run the Faust app until SIGINT/SIGTERM."""
+"""``akhbar worker``: wait for the broker, make sure the topics exist, run the Faust app."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import signal
 
 import faust
 from prometheus_client import disable_created_metrics
 
 from akhbar.common.settings import Settings
+from akhbar.common.topics import ensure_topics
 from akhbar.pipeline.app import build_app
+
+log = logging.getLogger("akhbar.worker")
+MAX_BACKOFF_SECONDS = 10.0
+
+
+async def wait_for_broker(settings: Settings, stop: asyncio.Event) -> bool:
+    """Retry until the broker answers (creating missing topics); False if stopped first.
+
+    A broker that is down at start-up is an expected state (it may start after us), so it
+    gets one clear log line per attempt and an exponential back-off, not a crash loop.
+    """
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await ensure_topics(settings)
+            return True
+        except Exception as exc:  # aiokafka raises several connection error types
+            log.warning("broker %s unreachable (%s); retrying in %.1fs",
+                        settings.bootstrap_servers, exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            pass
+        delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+    return False
+
+
+async def broker_ready(settings: Settings) -> bool:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        return await wait_for_broker(settings, stop)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
     """Build the pipeline and hand it to a Faust worker (which installs the signal handlers)."""
     disable_created_metrics()
+    if not asyncio.run(broker_ready(settings)):
+        return 0
     pipeline = build_app(settings)
+    log.warning("worker starting: broker %s, consuming %s", settings.bootstrap_servers,
+                settings.topic_raw)
     worker = faust.Worker(pipeline.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0
