@@ -10,6 +10,7 @@ from akhbar.common import events, metrics
 from akhbar.pipeline.records import decode_staged, encode_staged
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.errors import StageError
+from akhbar.pipeline.top_entities import attach_top_entities, observe_published
 
 if TYPE_CHECKING:
     from akhbar.pipeline.app import Pipeline
@@ -119,6 +120,7 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
     value = events.dumps(events.enriched_event(article, now))
     await topic.send(key=article.id.encode(), value=value)
     metrics.ARTICLES.labels("publish", "duplicate" if duplicate else "unique").inc()
+    observe_published(pipeline, article)
     if sent_at > 0:
         metrics.END_TO_END_SECONDS.observe(max(0.0, now - sent_at))
 
@@ -174,3 +176,5 @@ def attach_agents(pipeline: Pipeline) -> None:
     async def gauges_timer() -> None:
         await update_lag(pipeline)
         dedup_gauges.update(pipeline)
+
+    attach_top_entities(pipeline)
