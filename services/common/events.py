@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator, FormatChecker
+import jsonschema_rs
 
 from akhbar import __version__
 from akhbar.pipeline.stages.article import Article
@@ -38,10 +38,14 @@ class EventError(Exception):
 
 
 @cache
-def validator(schema_id: str) -> Draft202012Validator:
-    """The compiled validator for one of our schemas (loaded once per process)."""
+def validator(schema_id: str) -> jsonschema_rs.Draft202012Validator:
+    """The compiled validator for one of our schemas (loaded once per process).
+
+    jsonschema-rs validates a raw event in microseconds where the pure-Python jsonschema takes
+    about a millisecond, which on the hot path was half of the worker's per-event cost.
+    """
     schema = orjson.loads((SCHEMA_DIR / SCHEMA_FILES[schema_id]).read_bytes())
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
 
 
 def validate(event: dict[str, Any]) -> None:
@@ -49,10 +53,12 @@ def validate(event: dict[str, Any]) -> None:
     schema_id = event.get("schema")
     if schema_id not in SCHEMA_FILES:
         raise EventError("unknown_schema_version", f"schema {schema_id!r} is not one we know")
-    error = next(iter(validator(schema_id).iter_errors(event)), None)
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        raise EventError("schema_violation", f"{where}: {error.message[:200]}")
+    checker = validator(schema_id)
+    if checker.is_valid(event):
+        return
+    error = next(iter(checker.iter_errors(event)))
+    where = "/".join(str(p) for p in error.instance_path) or "(root)"
+    raise EventError("schema_violation", f"{where}: {error.message[:200]}")
 
 
 def utc_iso(epoch_seconds: float) -> str:
@@ -105,7 +111,9 @@ def decode_raw(payload: bytes) -> Article:
     if not isinstance(event, dict):
         raise EventError("schema_violation", f"expected a JSON object, got {type(event).__name__}")
     if event.get("schema") != RAW_SCHEMA:
-        raise EventError("unknown_schema_version", f"schema {event.get('schema')!r} is not {RAW_SCHEMA}")
+        raise EventError(
+            "unknown_schema_version", f"schema {event.get('schema')!r} is not {RAW_SCHEMA}"
+        )
     validate(event)
     return Article(
         id=event["id"],

@@ -159,16 +159,23 @@ def attach_agents(pipeline: Pipeline) -> None:
     """Declare the two agents and the lag timer on the pipeline's app."""
     app = pipeline.app
 
+    size = pipeline.settings.batch_size
+    within = pipeline.settings.batch_within_seconds
+
+    # Events come in batches (take_events): Faust acks a batch's offsets only after the loop
+    # body has run for all of it, and commits only after the producer has flushed.
     @app.agent(pipeline.raw, name="akhbar.enrich-head")
     async def enrich_head(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            await handle_raw(pipeline, event.value, message.timestamp or 0.0, where(message))
+        async for batch in stream.take_events(size, within):
+            for event in batch:
+                message = event.message
+                await handle_raw(pipeline, event.value, message.timestamp or 0.0, where(message))
 
-    @app.agent(pipeline.staged, name="akhbar.dedup")
+    @app.agent(pipeline.staged_source, name="akhbar.dedup")
     async def dedup(stream: Any) -> None:
-        async for event in stream.events():
-            await handle_staged(pipeline, event.value, where(event.message))
+        async for batch in stream.take_events(size, within):
+            for event in batch:
+                await handle_staged(pipeline, event.value, where(event.message))
 
     dedup_gauges = DedupGauges()
 

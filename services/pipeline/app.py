@@ -12,15 +12,22 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from akhbar.common.settings import Settings
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
+from akhbar.pipeline.outbox import ProducerTopic
 
 
 @dataclass
 class Pipeline:
-    """Everything the agents need: the app, its topics, the dedup table and the chain."""
+    """Everything the agents need: the app, its topics, the dedup table and the chain.
+
+    ``raw`` and ``staged_source`` are the Faust topics the agents consume; ``staged``,
+    ``enriched``, ``duplicates`` and ``dlq`` are where they send (anything with an async
+    ``send(key=, value=)``; tests put recorders there).
+    """
 
     settings: Settings
     app: faust.App
     raw: Any
+    staged_source: Any
     staged: Any
     enriched: Any
     duplicates: Any
@@ -118,7 +125,7 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
     )
     setup_prometheus_sensors(app, registry=metrics_registry(), name_prefix="faust")
 
-    def topic(name: str, partitions: int) -> Any:
+    def source(name: str, partitions: int) -> Any:
         return app.topic(
             name,
             key_type=bytes,
@@ -135,11 +142,12 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
     pipeline = Pipeline(
         settings=settings,
         app=app,
-        raw=topic(settings.topic_raw, settings.partitions),
-        staged=topic(settings.topic_staged, 1),
-        enriched=topic(settings.topic_enriched, settings.partitions),
-        duplicates=topic(settings.topic_duplicates, settings.partitions),
-        dlq=topic(settings.topic_dlq, settings.partitions),
+        raw=source(settings.topic_raw, settings.partitions),
+        staged_source=source(settings.topic_staged, 1),
+        staged=ProducerTopic(app, settings.topic_staged),
+        enriched=ProducerTopic(app, settings.topic_enriched),
+        duplicates=ProducerTopic(app, settings.topic_duplicates),
+        dlq=ProducerTopic(app, settings.topic_dlq),
         dedup_table=dedup_table,
         chain=chain if chain is not None else build_chain(chain_config(settings), dedup_table),
     )
