@@ -6,7 +6,6 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -64,8 +63,9 @@ def is_ignored(name: str) -> bool:
     return name.startswith(".") or name.endswith(UNFINISHED_SUFFIXES)
 
 
-def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
+def is_supported(name: str | Path) -> bool:
+    """Does the name end in .txt or .jsonl (any case)? Takes a str so scans need no Path."""
+    return os.path.splitext(name)[1].lower() in SUPPORTED_SUFFIXES
 
 
 def absolute(path: Path) -> Path:
@@ -78,17 +78,23 @@ def default_source(path: Path) -> str:
     return clean_source(absolute(path).parent.name)
 
 
-def walk(root: Path) -> Iterator[Path]:
-    """Every article file under ``root``, sorted, recursive; symlinked folders are not entered."""
-    found: list[Path] = []
+def walk(root: Path) -> list[tuple[Path, str]]:
+    """Every article file under ``root`` and its key (path relative to ``root``), sorted.
+
+    Recursive; symlinked folders are not entered. Strings, not Path objects, on the hot path:
+    parsing paths cost more than reading small files.
+    """
+    found: list[tuple[tuple[str, ...], Path]] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not is_ignored(d)]
+        rel = Path(folder).relative_to(root).parts
         found.extend(
-            Path(folder, name)
+            ((*rel, name), Path(folder, name))
             for name in names
-            if not is_ignored(name) and is_supported(Path(name))
+            if not is_ignored(name) and is_supported(name)
         )
-    yield from sorted(found, key=lambda p: p.relative_to(root).parts)
+    found.sort(key=lambda item: item[0])
+    return [(path, "/".join(parts)) for parts, path in found]
 
 
 def discover(paths: list[Path], source: str | None) -> list[SourceFile]:
@@ -97,17 +103,17 @@ def discover(paths: list[Path], source: str | None) -> list[SourceFile]:
     if missing:
         raise UsageError(f"no such file or directory: {', '.join(missing)}")
     files: list[SourceFile] = []
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
     for path in paths:
-        if path.is_dir():
-            root = absolute(path)
-            found = [(p, p.relative_to(root).as_posix()) for p in walk(root)]
-        else:
-            found = [(absolute(path), path.name)]
+        found = walk(absolute(path)) if path.is_dir() else [(absolute(path), path.name)]
         for file, key in found:
-            if (real := file.resolve()) not in seen:
-                seen.add(real)
-                files.append(SourceFile(file, key, clean_source(source or default_source(file))))
+            try:
+                info = file.stat()
+            except OSError:
+                info = file.lstat()  # a dangling symlink: read_file will say why it is unreadable
+            if (identity := (info.st_dev, info.st_ino)) not in seen:
+                seen.add(identity)
+                files.append(SourceFile(file, key, clean_source(source or file.parent.name)))
     return files
 
 

@@ -11,7 +11,7 @@ import contextlib
 import signal
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -51,21 +51,49 @@ async def produce_async(
         publisher = await _connected(settings)
     except BrokerUnavailable as exc:
         return _fail(str(exc), EXIT_BROKER)
-    rejected = False
     try:
         with Reporter(len(files), progress=wants_progress(progress)) as reporter:
-            for chunk in _chunks(files, BATCH_FILES):
-                reads = await asyncio.to_thread(_read_all, chunk, settings.max_article_bytes)
-                deliveries = await deliver(settings, publisher, reads)
-                rejected |= _report(reporter, deliveries)
-                reporter.advance(len(chunk))
-                if any(not d.acknowledged for d in deliveries):
-                    # The broker stopped acknowledging; later batches would only time out too.
-                    reporter.line("akhbar: stopped: the broker did not acknowledge every message")
-                    return EXIT_BROKER
+            return await _send_files(settings, publisher, files, reporter)
     finally:
         await publisher.stop()
+
+
+async def _send_files(
+    settings: Settings, publisher: Publisher, files: Sequence[SourceFile], reporter: Reporter
+) -> int:
+    """Send ``files`` batch by batch; the exit code of the run."""
+    rejected = False
+    async with contextlib.aclosing(_read_ahead(files, settings.max_article_bytes)) as batches:
+        async for reads in batches:
+            deliveries = await deliver(settings, publisher, reads)
+            rejected |= _report(reporter, deliveries)
+            reporter.advance(len(reads))
+            if any(not d.acknowledged for d in deliveries):
+                # The broker stopped acknowledging; later batches would only time out too.
+                reporter.line("akhbar: stopped: the broker did not acknowledge every message")
+                return EXIT_BROKER
     return EXIT_REJECTED if rejected else EXIT_OK
+
+
+async def _read_ahead(
+    files: Sequence[SourceFile], max_bytes: int
+) -> AsyncGenerator[list[FileRead], None]:
+    """Batches of read files; the next batch is read in a thread while this one is being sent."""
+    batches = list(_chunks(files, BATCH_FILES))
+    ahead = _read_soon(batches[0], max_bytes) if batches else None
+    try:
+        for upcoming in [*batches[1:], None]:
+            assert ahead is not None
+            current = ahead
+            ahead = _read_soon(upcoming, max_bytes) if upcoming else None
+            yield await current
+    finally:
+        if ahead is not None:
+            ahead.cancel()  # the caller stopped early; that batch will not be sent
+
+
+def _read_soon(files: Sequence[SourceFile], max_bytes: int) -> asyncio.Task[list[FileRead]]:
+    return asyncio.ensure_future(asyncio.to_thread(_read_all, files, max_bytes))
 
 
 def watch(

@@ -20,7 +20,6 @@ from akhbar.producer.files import (
     FileStamp,
     SourceFile,
     clean_source,
-    default_source,
     is_ignored,
     is_supported,
 )
@@ -75,61 +74,69 @@ class Watcher:
         found = self._scan()
         self._observed = {p: seen for p, seen in self._observed.items() if p in found}
         ready = []
-        for path, candidate in found.items():
-            if self._acknowledged(candidate):
+        for path, (stat, outside) in found.items():
+            if self._acknowledged(path, stat):
                 self._observed.pop(path, None)
                 continue
-            stat, since = self._observed.get(path, (None, now))
-            if stat != candidate.stat:
+            seen, since = self._observed.get(path, (None, now))
+            if seen != stat:
                 since = now
-            self._observed[path] = (candidate.stat, since)
+            self._observed[path] = (stat, since)
             if now - since >= self._settle:
-                ready.append(candidate)
+                ready.append(self._candidate(path, stat, outside))
         return sorted(ready, key=lambda c: c.file.key)
 
-    def _acknowledged(self, candidate: Candidate) -> bool:
-        entry = self._ledger.get(candidate.ledger_path)
-        return entry is not None and Stat(entry.stamp.size, entry.stamp.mtime_ns) == candidate.stat
+    def _acknowledged(self, path: str, stat: Stat) -> bool:
+        entry = self._ledger.get(path)
+        return entry is not None and Stat(entry.stamp.size, entry.stamp.mtime_ns) == stat
 
-    def _scan(self) -> dict[str, Candidate]:
-        found: dict[str, Candidate] = {}
-        for folder, dirs, names in os.walk(self.root):
-            dirs[:] = sorted(d for d in dirs if not is_ignored(d))
-            # os.walk lists symlinked folders among dirs but never enters them: check them here.
-            for name in [*names, *dirs]:
-                path = Path(folder, name)
-                if is_ignored(name) or not (is_supported(path) or path.is_symlink()):
-                    continue
-                candidate = self._candidate(path)
-                if candidate is not None:
-                    found.setdefault(candidate.ledger_path, candidate)
+    def _scan(self) -> dict[str, tuple[Stat, str | None]]:
+        """Ledger path -> (stat, target of a symlink leading outside) for every file under the root.
+
+        Plain strings and ``scandir`` (one stat per file): this runs every poll over every file
+        ever dropped in the folder, so it must stay cheap.
+        """
+        found: dict[str, tuple[Stat, str | None]] = {}
+        folders = [str(self.root)]
+        while folders:
+            try:
+                entries = list(os.scandir(folders.pop()))
+            except OSError:
+                continue  # removed or unreadable since listed; the next poll looks again
+            for entry in entries:
+                try:
+                    if is_ignored(entry.name):
+                        continue
+                    if entry.is_symlink():
+                        self._scan_link(entry.path, found)
+                    elif entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    elif is_supported(entry.name) and entry.is_file(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        found.setdefault(entry.path, (Stat(info.st_size, info.st_mtime_ns), None))
+                except OSError:
+                    continue  # vanished between listing and stat
         return found
 
-    def _candidate(self, path: Path) -> Candidate | None:
+    def _scan_link(self, link: str, found: dict[str, tuple[Stat, str | None]]) -> None:
+        """A symlink inside the root counts as its target; one leading outside is to be refused."""
         try:
-            if path.is_symlink():
-                real = path.resolve()
-                if not real.is_relative_to(self.root):
-                    return self._outside(path)
-                if not (real.is_file() and is_supported(real)):
-                    return None  # a link to a folder or another name inside: reached by walking
-            else:
-                real = path
-                if not real.is_file():
-                    return None
-            info = real.stat()
+            real = Path(link).resolve()
+            if not real.is_relative_to(self.root):
+                info = os.lstat(link)
+                found[link] = (Stat(info.st_size, info.st_mtime_ns), os.readlink(link))
+            elif real.is_file() and is_supported(real) and not is_ignored(real.name):
+                info = real.stat()
+                found.setdefault(str(real), (Stat(info.st_size, info.st_mtime_ns), None))
+            # Otherwise a link to a folder or a file we do not read: walking reaches the target.
         except (OSError, RuntimeError):  # RuntimeError: a symlink loop, on Python 3.11 and 3.12
-            return None  # vanished or unreadable between listing and stat; the next poll retries
-        key = real.relative_to(self.root).as_posix()
-        file = SourceFile(real, key, clean_source(self._source or default_source(real)))
-        return Candidate(file, str(real), Stat(info.st_size, info.st_mtime_ns))
+            return
 
-    def _outside(self, link: Path) -> Candidate:
-        info = link.lstat()
-        key = link.relative_to(self.root).as_posix()
-        file = SourceFile(link, key, clean_source(self._source or default_source(link)))
-        target = os.readlink(link)
-        return Candidate(file, str(link), Stat(info.st_size, info.st_mtime_ns), target)
+    def _candidate(self, path: str, stat: Stat, outside: str | None) -> Candidate:
+        where = Path(path)
+        key = where.relative_to(self.root).as_posix()
+        file = SourceFile(where, key, clean_source(self._source or where.parent.name))
+        return Candidate(file, path, stat, outside)
 
 
 def refuse_outside(candidate: Candidate) -> FileRead:
