@@ -1,0 +1,51 @@
+"""The shipped CRF: loads, decodes exactly as crfsuite does, and scores ≥ 0.80 on held-out data."""
+
+from __future__ import annotations
+
+import re
+
+import pycrfsuite
+import pytest
+from akhbar.pipeline.ner.conll import tag_sentence
+from akhbar.pipeline.ner.corpus import ANERCORP_TRAIN, load_split
+from akhbar.pipeline.ner.model import MODEL_DIR, MODEL_FILE
+from akhbar.pipeline.ner.scoring import micro_f1, predict
+from akhbar.pipeline.stages.entities import EntityTagger
+
+pytestmark = pytest.mark.skipif(not ANERCORP_TRAIN.exists(), reason="ANERcorp not mounted")
+
+
+@pytest.fixture(scope="module")
+def tagger() -> EntityTagger:
+    return EntityTagger.load_default()
+
+
+@pytest.fixture(scope="module")
+def validation() -> list[tuple[list[str], list[str]]]:
+    return load_split()[1]
+
+
+def test_model_file_is_small() -> None:
+    assert (MODEL_DIR / MODEL_FILE).stat().st_size < 5_000_000
+
+
+def test_fast_decoder_agrees_with_crfsuite(tagger: EntityTagger, validation: list) -> None:
+    reference = pycrfsuite.Tagger()
+    reference.open(str(MODEL_DIR / MODEL_FILE))
+    extractor = tagger.model.extractor
+    for words, _ in validation:
+        assert tagger.model.tag(words) == reference.tag(extractor.sentence(words)), words
+
+
+def test_stage_scores_at_least_080_on_the_held_out_split(
+    tagger: EntityTagger, validation: list
+) -> None:
+    predicted = predict(lambda words: tag_sentence(words, tagger), validation)
+    assert micro_f1(validation, predicted) >= 0.80
+
+
+def test_validation_report_matches_a_rescore(tagger: EntityTagger, validation: list) -> None:
+    report = (MODEL_DIR / "VALIDATION.md").read_text(encoding="utf-8")
+    reported = float(re.findall(r"micro-F1: ([0-9.]+)", report)[0])
+    predicted = predict(lambda words: tag_sentence(words, tagger), validation)
+    assert micro_f1(validation, predicted) == pytest.approx(reported, abs=1e-4)
