@@ -31,17 +31,21 @@ character of the result comes from one known place in the input. Choices, and wh
   exact offsets; ASCII folding covers the Latin that appears in Arabic news (SANA, VK).
 * Whitespace runs collapse to one space, or to one newline if the run holds a line break, and
   the result is stripped. Newlines are kept so a match never spans two paragraphs.
+
+How it is computed fast (``str.translate`` costs 100-300 ns per Arabic character in CPython):
+text whose characters all lie in a 255-character alphabet (ASCII, Arabic letters and every
+fold source and target NFKC leaves alone) is encoded with a charmap codec, folded with
+``bytes.translate`` and decoded, all in C. Other text is folded token by token through a
+bounded memo: the key is token-local, because whitespace never composes, reorders or changes
+class under NFKC or the fold. ``reference_normalize_for_matching`` is the definition both are
+tested against.
 """
 
 from __future__ import annotations
 
-import functools
+import codecs
 import re
-import sys
 import unicodedata
-
-import numpy as np
-import numpy.typing as npt
 
 _ALEF = "ا"
 _YEH = "ي"
@@ -129,6 +133,7 @@ def _build_table() -> dict[int, str | None]:
 
 FOLD_TABLE: dict[int, str | None] = _build_table()
 
+
 # Everything str.splitlines() treats as a line break.
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _BREAK_RUN = re.compile(rf"\s*[{_LINE_BREAKS}]\s*")
@@ -139,26 +144,18 @@ _SPACE_RUN = re.compile(r"[^\S\n]{2,}|[^\S \n]")
 def normalize_for_matching(s: str) -> str:
     """Return the matching key of ``s``; pure and idempotent.
 
-    Equal to :func:`reference_normalize_for_matching`, computed with table look-ups over the
-    code points as a numpy array: ``str.translate`` costs about 200 ns per Arabic character in
-    CPython, which alone would cap the stage at a few hundred articles per second.
+    Equal to :func:`reference_normalize_for_matching`; see the module docstring for how.
     """
-    codes = _code_points(_nfkc(s))
-    folded = _fold_table().take(codes & 0xFFFF)
-    if codes.size and int(codes.max()) > 0xFFFF:  # astral characters are never folded
-        folded = np.where(codes > 0xFFFF, codes, folded)
-    folded = folded[folded != _DELETE]
-    text = _from_code_points(folded)
-    # Deleting a mark or joiner can leave a base next to a combining mark it now composes with.
-    if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-        folded = _code_points(text)
-    return _from_code_points(_collapse_codes(folded))
+    folded = _fold_in_alphabet(s)
+    if folded is not None:
+        return folded
+    return "\n".join(filter(None, map(_fold_line_by_tokens, s.splitlines())))
 
 
 def collapse_whitespace(s: str) -> str:
     """Collapse each whitespace run to one space, or one newline if it holds a line break; strip."""
-    return _from_code_points(_collapse_codes(_code_points(s)))
+    # str.splitlines and str.split break exactly where _BREAK_RUN and _SPACE_RUN do (tested).
+    return "\n".join(filter(None, (" ".join(line.split()) for line in s.splitlines())))
 
 
 def reference_normalize_for_matching(s: str) -> str:
@@ -168,131 +165,118 @@ def reference_normalize_for_matching(s: str) -> str:
     return _SPACE_RUN.sub(" ", _BREAK_RUN.sub("\n", folded)).strip()
 
 
-_DELETE = np.uint32(0xFFFFFFFF)
-_NOT_SPACE, _SPACE, _BREAK = 0, 1, 2
+# Left out of the alphabet, so text holding them takes the token path: U+0653-0655 (madda and
+# hamza marks compose with the letter before them under NFKC), and, for room (a charmap codec
+# has 256 slots), the rare marks U+0656-065F, invisible operators and bidi overrides.
+_OFF_ALPHABET = frozenset((*range(0x0653, 0x0660), *range(0x2061, 0x2065), 0x202D, 0x202E))
+# NFKC expands it to three characters, which a charmap cannot; it is common enough in news to
+# replace up front. Exact: it is a starter that composes with nothing, whatever surrounds it.
+_ELLIPSIS = "\u2026"
 
 
-def _code_points(s: str) -> npt.NDArray[np.uint32]:
-    return np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32)
+def _build_alphabet() -> str:
+    sources = {code for code in FOLD_TABLE if code >= 0x80} - _OFF_ALPHABET
+    targets = {ord(value) for value in FOLD_TABLE.values() if value is not None}
+    letters = set(range(0x0621, 0x064B))
+    return "".join(map(chr, sorted({*range(0x80), *sources, *targets, *letters})))
 
 
-def _from_code_points(codes: npt.NDArray[np.uint32]) -> str:
-    return codes.tobytes().decode("utf-32-le")
+def _build_byte_fold(alphabet: str) -> tuple[bytes, bytes]:
+    """The fold as a ``bytes.translate`` table over alphabet positions, and the bytes it deletes."""
+    table = bytearray(range(256))
+    deleted = bytearray()
+    for position, ch in enumerate(alphabet):
+        value = FOLD_TABLE.get(ord(ch), ch)
+        if value is None:
+            deleted.append(position)
+        else:
+            table[position] = alphabet.index(value)
+    return bytes(table), bytes(deleted)
 
 
-@functools.cache
-def _fold_table() -> npt.NDArray[np.uint32]:
-    table = np.arange(0x10000, dtype=np.uint32)
-    for code, value in FOLD_TABLE.items():
-        table[code] = _DELETE if value is None else ord(value)
-    return table
+_ALPHABET = _build_alphabet()
+_ENCODING_MAP = codecs.charmap_build(_ALPHABET)
+_FOLD_BYTES, _DELETED_BYTES = _build_byte_fold(_ALPHABET)
+_EDGE_SPACES = frozenset(bytes([_ALPHABET.index(ch)]) for ch in _ALPHABET if ch.isspace())
+# Everything but the whitespace that collapsing always rewrites (tab, CR, form feed, ...).
+_NOT_ODD_SPACE = bytes(i for i, ch in enumerate(_ALPHABET) if not ch.isspace() or ch in " \n")
 
 
-@functools.cache
-def _whitespace_kinds() -> npt.NDArray[np.uint8]:
-    kinds = np.zeros(0x10000, dtype=np.uint8)
-    for code in range(0x10000):
-        if chr(code).isspace():
-            kinds[code] = _BREAK if chr(code) in _LINE_BREAKS else _SPACE
-    return kinds
+def _fold_in_alphabet(s: str) -> str | None:
+    """The matching key of ``s``, or None if ``s`` holds a character outside the alphabet.
+
+    Within the alphabet NFKC changes only the no-break space (the fold makes it a space too) and
+    the order of marks the fold deletes, and no character left after the fold composes, so
+    ``fold(NFKC(s))`` is ``fold(s)`` and the NFC step is the identity (both tested).
+    """
+    if _ELLIPSIS in s:
+        s = s.replace(_ELLIPSIS, "...")
+    try:
+        encoded = codecs.charmap_encode(s, "strict", _ENCODING_MAP)[0]
+    except UnicodeEncodeError:
+        return None
+    folded = encoded.translate(_FOLD_BYTES, _DELETED_BYTES)
+    text: str = codecs.charmap_decode(folded, "strict", _ALPHABET)[0]
+    return collapse_whitespace(text) if _needs_collapse(folded) else text
 
 
-def _collapse_codes(codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
-    kinds = _whitespace_kinds().take(codes & 0xFFFF)
-    kinds[codes > 0xFFFF] = _NOT_SPACE  # no astral character is whitespace
-    is_space = kinds != _NOT_SPACE
-    if not _needs_collapse(codes, kinds, is_space):
-        return codes
-    starts = is_space.copy()
-    starts[1:] &= ~is_space[:-1]
-    run_ids = np.cumsum(starts) - 1
-    space_at = np.flatnonzero(is_space)
-    has_break = np.zeros(int(starts.sum()), dtype=bool)
-    has_break[run_ids[space_at[kinds[space_at] == _BREAK]]] = True
-    out = codes.copy()
-    start_at = np.flatnonzero(starts)
-    out[start_at] = np.where(has_break, ord("\n"), ord(" "))
-    keep = ~is_space | starts
-    # strip: drop a leading and a trailing run
-    if is_space[0]:
-        keep[0] = False
-    if is_space[-1]:
-        keep[start_at[-1]] = False
-    return out[keep]
+def _needs_collapse(folded: bytes) -> bool:
+    # Usually false (the cleaned text is already tidy), and these scans are far cheaper than
+    # splitting the text into words.
+    return (
+        folded[:1] in _EDGE_SPACES
+        or folded[-1:] in _EDGE_SPACES
+        or b"  " in folded
+        or b" \n" in folded
+        or b"\n " in folded
+        or b"\n\n" in folded
+        or bool(folded.translate(None, _NOT_ODD_SPACE))
+    )
 
 
-def _needs_collapse(
-    codes: npt.NDArray[np.uint32], kinds: npt.NDArray[np.uint8], is_space: npt.NDArray[np.bool_]
-) -> bool:
-    # Cleaned text is usually already collapsed; this check is cheaper than the rewrite.
-    if not is_space.any():
-        return False
-    if is_space[0] or is_space[-1] or (is_space[1:] & is_space[:-1]).any():
-        return True
-    canonical = np.where(kinds == _BREAK, ord("\n"), ord(" "))
-    return bool((codes[is_space] != canonical[is_space]).any())
+class _TokenMemo(dict[str, str]):
+    """Matching keys of single tokens, bounded. News vocabulary is Zipfian, so most look-ups hit."""
+
+    max_entries = 1 << 15
+    max_token = 64  # longer tokens (URLs, runs without spaces) are folded but not kept
+
+    def __missing__(self, token: str) -> str:
+        key = reference_normalize_for_matching(token)
+        if len(token) <= self.max_token:
+            if len(self) >= self.max_entries:
+                # Clearing costs nothing on hits, unlike LRU bookkeeping; FIFO eviction would
+                # drop the oldest entries, which are the most frequent words, just the same.
+                self.clear()
+            self[token] = token if key == token else key  # share the string when unchanged
+        return key
 
 
-# Marks the fold deletes and no canonical composition involves: leaving them out of the NFKC
-# windows is safe because they vanish and NFC runs again after the fold.
-_TRANSPARENT_MARKS = (*range(0x064B, 0x0653), *range(0x0656, 0x0660), 0x0670)
+_TOKENS = _TokenMemo()
 
 
-@functools.cache
-def _unstable_bmp() -> npt.NDArray[np.bool_]:
-    """BMP characters NFKC may change, or that may compose or reorder with their neighbour."""
-    unstable = np.zeros(0x10000, dtype=bool)
-    for code in range(0x10000):
-        ch = chr(code)
-        if unicodedata.combining(ch) or not unicodedata.is_normalized("NFKC", ch):
-            unstable[code] = True
-    for ch in _composes_backwards():
-        if ord(ch) < 0x10000:
-            unstable[ord(ch)] = True
-    unstable[list(_TRANSPARENT_MARKS)] = False
-    unstable[0x00A0] = False  # no-break space: NFKC makes it a space, and so does the fold
-    return unstable
-
-
-def _nfkc(s: str) -> str:
-    """NFKC of ``s``, normalising only the windows around characters that need it."""
-    if unicodedata.is_normalized("NFKC", s):
-        return s
-    codes = _code_points(s)
-    unstable = _unstable_bmp().take(codes & 0xFFFF) | (codes > 0xFFFF)
-    at = np.flatnonzero(unstable)
-    if at.size == 0:  # only transparent marks were out of order; the fold deletes them
-        return s
-    gaps = np.flatnonzero(np.diff(at) > 1)
-    # A window is a run of unstable characters plus the stable starter before it: composition
-    # never crosses a stable starter, so windows can be normalised independently.
-    window_starts = np.maximum(at[np.r_[0, gaps + 1]] - 1, 0).tolist()
-    window_ends = (at[np.r_[gaps, at.size - 1]] + 1).tolist()
-    pieces: list[str] = []
-    done = 0
-    for start, end in zip(window_starts, window_ends, strict=True):
-        pieces.append(s[done:start])
-        pieces.append(unicodedata.normalize("NFKC", s[start:end]))
-        done = end
-    pieces.append(s[done:])
-    return "".join(pieces)
+def _fold_line_by_tokens(line: str) -> str:
+    return " ".join(filter(None, map(_TOKENS.__getitem__, line.split())))
 
 
 def _fold_piece(piece: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", piece).translate(FOLD_TABLE))
 
 
-@functools.cache
-def _composes_backwards() -> frozenset[str]:
-    """Starters (combining class 0) that canonical composition can merge into the previous char."""
-    found = {chr(c) for c in range(0x1161, 0x1176)} | {chr(c) for c in range(0x11A8, 0x11C3)}
-    for code in range(sys.maxunicode + 1):
-        parts = unicodedata.decomposition(chr(code)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            second = chr(int(parts[1], 16))
-            if unicodedata.combining(second) == 0:
-                found.add(second)
-    return frozenset(found)
+# Starters (combining class 0) that canonical composition can merge into the previous character:
+# Hangul vowel and trailing jamo, and the second halves of two-part vowel signs. A literal, because
+# deriving it scans all of Unicode (~0.5 s); test_orthography checks it against unicodedata.
+_COMPOSES_BACKWARDS = frozenset(
+    map(
+        chr,
+        (
+            *range(0x1161, 0x1176),
+            *range(0x11A8, 0x11C3),
+            *(0x09BE, 0x09D7, 0x0B3E, 0x0B56, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6),
+            *(0x0D3E, 0x0D57, 0x0DCF, 0x0DDF, 0x0FB5, 0x0FB7, 0x102E, 0x1B35, 0x11127, 0x1133E),
+            *(0x11357, 0x114B0, 0x114BA, 0x114BD, 0x115AF, 0x11930),
+        ),
+    )
+)
 
 
 def _needs_merge(source: str, output: str) -> bool:
@@ -300,7 +284,7 @@ def _needs_merge(source: str, output: str) -> bool:
 
 
 def _joins_previous(ch: str) -> bool:
-    return unicodedata.combining(ch) != 0 or ch in _composes_backwards()
+    return unicodedata.combining(ch) != 0 or ch in _COMPOSES_BACKWARDS
 
 
 def normalize_with_offsets(s: str) -> tuple[str, list[int]]:
@@ -382,24 +366,29 @@ def _emit_run(
         out_offsets.append(offsets[start])
 
 
-@functools.cache
-def _letter_kinds() -> npt.NDArray[np.uint8]:
-    kinds = np.zeros(0x10000, dtype=np.uint8)
-    for code in range(0x10000):
-        ch = chr(code)
-        if unicodedata.category(ch).startswith("L"):
-            kinds[code] = _ARABIC_LETTER if "ARABIC" in unicodedata.name(ch, "") else _OTHER_LETTER
-    return kinds
-
-
-_OTHER_LETTER, _ARABIC_LETTER = 1, 2
+# Every BMP letter whose name says ARABIC lies in these blocks (test_orthography checks).
+_ARABIC_BLOCKS = ((0x0600, 0x0900), (0xFB50, 0xFF00))
+_ARABIC_LETTERS = frozenset(
+    chr(code)
+    for first, end in _ARABIC_BLOCKS
+    for code in range(first, end)
+    if chr(code).isalpha() and "ARABIC" in unicodedata.name(chr(code), "")
+)
+_OTHER_LETTER, _ARABIC_LETTER = b"\x01", b"\x02"
+_LETTER_CLASSES = bytes(
+    _ARABIC_LETTER[0] if ch in _ARABIC_LETTERS else _OTHER_LETTER[0] if ch.isalpha() else 0
+    for ch in _ALPHABET
+).ljust(256, b"\x00")
 
 
 def letter_counts(s: str) -> tuple[int, int]:
     """Return ``(Arabic letters, all letters)`` in ``s``; astral letters count as non-Arabic."""
-    codes = _code_points(s)
-    kinds = _letter_kinds().take(codes & 0xFFFF)
-    astral = codes > 0xFFFF
-    kinds[astral] = _OTHER_LETTER * np.array([chr(c).isalpha() for c in codes[astral]], dtype=bool)
-    counts = np.bincount(kinds, minlength=3)
-    return int(counts[_ARABIC_LETTER]), int(counts[_ARABIC_LETTER] + counts[_OTHER_LETTER])
+    try:
+        # The ellipsis is not a letter, nor are the dots it becomes.
+        encoded = codecs.charmap_encode(s.replace(_ELLIPSIS, "..."), "strict", _ENCODING_MAP)[0]
+    except UnicodeEncodeError:
+        arabic = sum(map(_ARABIC_LETTERS.__contains__, s))
+        return arabic, sum(map(str.isalpha, s))
+    classes = encoded.translate(_LETTER_CLASSES)
+    arabic = classes.count(_ARABIC_LETTER)
+    return arabic, arabic + classes.count(_OTHER_LETTER)
