@@ -143,7 +143,11 @@ def parse_jsonl_line(
     ingested_at: float,
     max_bytes: int,
 ) -> Outcome:
-    """The raw event of one JSONL line (``number`` counts from 1); each line stands alone."""
+    """The raw event of one JSONL line (``number`` counts from 1); each line stands alone.
+
+    A record's own ``source`` wins over the run's (a feed file mixes outlets); a record without
+    an ``id`` gets one from its source, the file's key and its line number.
+    """
     try:
         check_bytes(line, max_bytes)
         fields = json_object(decode_utf8(line))
