@@ -106,6 +106,13 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
             source=origin,
         )
         return
+    except Exception as exc:  # a bug, not bad input: log it loudly, keep the article in the DLQ
+        log.exception("stage failure on article %s", article.id)
+        await send_dead_letter(
+            pipeline, "dedup", "internal_error", repr(exc), payload, article_id=article.id,
+            source=origin,
+        )
+        return
     observe_stages(article, names)
     dedup = article.dedup
     duplicate = dedup is not None and dedup.status == "duplicate"
@@ -162,7 +169,7 @@ def attach_agents(pipeline: Pipeline) -> None:
     size = pipeline.settings.batch_size
     within = pipeline.settings.batch_within_seconds
 
-    # Events come in batches (take_events): Faust acks a batch's offsets only after the loop
+    # The head reads batches (take_events): Faust acks a batch's offsets only after the loop
     # body has run for all of it, and commits only after the producer has flushed.
     @app.agent(pipeline.raw, name="akhbar.enrich-head")
     async def enrich_head(stream: Any) -> None:
@@ -173,9 +180,8 @@ def attach_agents(pipeline: Pipeline) -> None:
 
     @app.agent(pipeline.staged_source, name="akhbar.dedup")
     async def dedup(stream: Any) -> None:
-        async for batch in stream.take_events(size, within):
-            for event in batch:
-                await handle_staged(pipeline, event.value, where(event.message))
+        async for event in stream.events():  # one by one: table writes need the current event
+            await handle_staged(pipeline, event.value, where(event.message))
 
     dedup_gauges = DedupGauges()
 

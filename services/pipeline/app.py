@@ -138,6 +138,8 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
 
     # One partition: the dedup index is one global view (see README, "Dedup state").
     # Keys are str and values JSON-able; Faust's table default serializer is json.
+    # The dedup agent iterates event by event: Faust's rocksdb store takes the partition of
+    # every write from the current event, which batch iteration (take_events) does not set.
     dedup_table = app.Table("dedup-index", partitions=1, key_type=str)
     pipeline = Pipeline(
         settings=settings,
