@@ -25,7 +25,8 @@ SCHEMA_FILES = {
 }
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 # A dead letter keeps the original payload; past this many bytes it keeps a prefix and the hash.
-DEAD_LETTER_ORIGINAL_LIMIT = 1_000_000
+# 512 KiB base64-encodes to about 700 KB, under Kafka's default 1 MB message limit.
+DEAD_LETTER_ORIGINAL_LIMIT = 524_288
 
 
 class EventError(Exception):

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     batch_within_seconds: float = Field(default=0.05, gt=0)
 
     # Producer
-    max_article_bytes: int = Field(default=1_000_000, ge=1)
+    max_article_bytes: int = Field(default=262_144, ge=1)
     producer_metrics_port: int = 9309
     metrics_host: str = "127.0.0.1"
     watch_interval_seconds: float = Field(default=0.5, gt=0)
