@@ -135,7 +135,12 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
 async def update_lag(pipeline: Pipeline) -> None:
     """Set the consumer-lag gauge for every assigned partition."""
     consumer = pipeline.app.consumer
+    # Only the topics the agents consume: Faust pauses the table changelog once it has
+    # recovered, so its "lag" grows with every table write and means nothing.
+    consumed = {pipeline.settings.topic_raw, pipeline.settings.topic_staged}
     for tp in consumer.assignment():
+        if tp.topic not in consumed:
+            continue
         highwater = consumer.highwater(tp)
         position = await consumer.position(tp)
         if highwater is None or highwater < 0 or position is None:
