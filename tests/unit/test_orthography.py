@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
+
+from akhbar.pipeline.stages import orthography
 from akhbar.pipeline.stages.orthography import (
+    FOLD_TABLE,
     normalize_for_matching,
     normalize_with_offsets,
     reference_normalize_for_matching,
@@ -111,3 +117,70 @@ def test_matching_form_is_idempotent_on_seed_like_text() -> None:
     """Folding an already folded string changes nothing."""
     once = normalize_for_matching("«أستانا» فى سوريّة – ٢٠١٩\u200f")
     assert normalize_for_matching(once) == once
+
+
+def test_composing_starters_literal_matches_unicodedata() -> None:
+    """The hard-coded starters that compose backwards are exactly those unicodedata derives."""
+    found = {chr(c) for c in range(0x1161, 0x1176)} | {chr(c) for c in range(0x11A8, 0x11C3)}
+    for code in range(sys.maxunicode + 1):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            second = chr(int(parts[1], 16))
+            if unicodedata.combining(second) == 0:
+                found.add(second)
+    assert frozenset(found) == orthography._COMPOSES_BACKWARDS
+
+
+def test_fast_alphabet_needs_no_nfkc_or_nfc() -> None:
+    """Inside the alphabet NFKC changes only NBSP and the ellipsis, every combining mark is
+    deleted by the fold, and no pair of kept characters composes: so fold(s) is the key."""
+    alphabet = orthography._ALPHABET
+    assert len(alphabet) <= 256
+    kept = []
+    for ch in alphabet:
+        if unicodedata.combining(ch):
+            assert FOLD_TABLE.get(ord(ch), ch) is None, hex(ord(ch))
+            continue
+        assert ch not in orthography._COMPOSES_BACKWARDS
+        if unicodedata.normalize("NFKC", ch) != ch:
+            assert ch == "\u00a0", hex(ord(ch))
+        kept.append(ch)
+    folded = {FOLD_TABLE.get(ord(ch), ch) for ch in kept} - {None}
+    assert folded <= set(alphabet)
+    for first in folded:
+        for second in folded:
+            pair = f"{first}{second}"
+            assert unicodedata.normalize("NFC", pair) == pair
+
+
+def test_every_bmp_arabic_letter_lies_in_the_scanned_blocks() -> None:
+    """letter_counts scans only the Arabic blocks for letters named ARABIC; none lie outside."""
+    for code in range(0x10000):
+        ch = chr(code)
+        if ch.isalpha() and "ARABIC" in unicodedata.name(ch, ""):
+            assert ch in orthography._ARABIC_LETTERS, hex(code)
+
+
+def test_only_the_ascii_space_is_printable_whitespace() -> None:
+    """The normaliser's tidy check relies on isprintable() rejecting every other whitespace."""
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert [ch for ch in spaces if ch.isprintable()] == [" "]
+
+
+def test_line_breaks_are_what_splitlines_splits_on() -> None:
+    """collapse_whitespace's splitlines() and the reference's line-break class agree."""
+    breaks = {chr(c) for c in range(sys.maxunicode + 1) if len(f"a{chr(c)}b".splitlines()) == 2}
+    assert breaks == set(orthography._LINE_BREAKS)
+
+
+def test_token_memo_stays_bounded() -> None:
+    """The fallback memo never grows past its bound and skips very long tokens."""
+    memo = orthography._TokenMemo()
+    memo.max_entries = 8
+    for i in range(50):
+        assert memo[f"😀{i}أ"] == f"😀{i}ا"
+        assert len(memo) <= 8
+    memo.clear()
+    long_token = "😀" + "أ" * 100
+    assert memo[long_token] == "😀" + "ا" * 100
+    assert long_token not in memo
