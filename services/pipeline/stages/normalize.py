@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from akhbar.pipeline.stages.article import Article, Dateline
 from akhbar.pipeline.stages.boilerplate import BoilerplateRules
 from akhbar.pipeline.stages.errors import RejectedArticle
 from akhbar.pipeline.stages.orthography import (
-    collapse_whitespace,
     letter_counts,
     normalize_for_matching,
     normalize_with_offsets,
@@ -53,20 +52,22 @@ class Normalizer:
 
     def __call__(self, article: Article) -> Article:
         lines = _split_lines(article.body)
-        byline, dateline, lines = self._strip_head(lines)
-        lines, removed_chars = self._strip_tail(lines)
-        text = "\n".join(lines)
+        folded = _fold_lines(lines)
+        byline, dateline, lines, folded = self._strip_head(lines, folded)
+        end = self._tail_end(lines, folded)
+        text = "\n".join(lines[:end])
         self._check_gate(text)
         title = article.title or (lines[0] if lines else "")
         return replace(
             article,
             title=title,
             text=text,
-            match_text=normalize_for_matching(text),
+            # normalize_for_matching(text), without folding the text a second time
+            match_text="\n".join(filter(None, folded[:end])),
             match_title=normalize_for_matching(title),
             dateline=dateline,
             byline=byline,
-            boilerplate_chars=removed_chars,
+            boilerplate_chars=sum(map(len, lines[end:])),
             language="ar",
         )
 
@@ -80,22 +81,28 @@ class Normalizer:
                 "not_arabic", f"Arabic letters {ratio:.2f} of letters < {self.min_arabic_ratio}"
             )
 
-    def _strip_head(self, lines: list[str]) -> tuple[str | None, Dateline | None, list[str]]:
+    def _strip_head(
+        self, lines: list[str], folded: list[str]
+    ) -> tuple[str | None, Dateline | None, list[str], list[str]]:
         byline: str | None = None
         dateline: Dateline | None = None
         # A byline and a dateline each come at most once, in either order.
         for _ in range(2):
             if not lines:
                 break
-            if byline is None and (found := self._byline(lines[0])) is not None:
-                byline, lines = found, lines[1:]
+            if byline is None and (found := self._byline(lines[0], folded[0])) is not None:
+                byline, lines, folded = found, lines[1:], folded[1:]
             elif dateline is None and (parsed := self._dateline(lines[0])) is not None:
                 dateline, rest = parsed
-                lines = [rest, *lines[1:]] if rest else lines[1:]
-        return byline, dateline, lines
+                if rest:
+                    lines = [rest, *lines[1:]]
+                    folded = [normalize_for_matching(rest), *folded[1:]]
+                else:
+                    lines, folded = lines[1:], folded[1:]
+        return byline, dateline, lines, folded
 
-    def _byline(self, line: str) -> str | None:
-        if len(line) > MAX_RULE_LINE or not self.rules.byline.match(normalize_for_matching(line)):
+    def _byline(self, line: str, folded_line: str) -> str | None:
+        if len(line) > MAX_RULE_LINE or not self.rules.byline.match(folded_line):
             return None
         folded, offsets = normalize_with_offsets(line)
         found = self.rules.byline.match(folded)
@@ -121,23 +128,27 @@ class Normalizer:
                 return Dateline(raw=raw, places=places, agency=agency), " ".join(words[count:])
         return None
 
-    def _strip_tail(self, lines: list[str]) -> tuple[list[str], int]:
-        fold = _LineFolder(lines)
+    def _tail_end(self, lines: list[str], folded: list[str]) -> int:
+        """Index of the first line of the furniture block that ends the body (len if none)."""
+
+        def rule_form(index: int) -> str:
+            # Furniture lines are short; a long line is article text and never matches.
+            return folded[index] if len(lines[index]) <= MAX_RULE_LINE else ""
+
         end = len(lines)
         changed = True
         while changed and end > 0:
             changed = False
-            cut = self._see_also_cut(fold, end)
+            cut = self._see_also_cut(rule_form, end)
             if cut is not None:
                 end, changed = cut, True
-            while end > 0 and self._is_furniture(fold(end - 1)):
+            while end > 0 and self._is_furniture(rule_form(end - 1)):
                 end, changed = end - 1, True
-        removed = sum(len(line) for line in lines[end:])
-        return lines[:end], removed
+        return end
 
-    def _see_also_cut(self, fold: _LineFolder, end: int) -> int | None:
+    def _see_also_cut(self, rule_form: Callable[[int], str], end: int) -> int | None:
         for index in range(max(0, end - MAX_TEASER_LINES - 1), end):
-            if self.rules.see_also.match(fold(index)):
+            if self.rules.see_also.match(rule_form(index)):
                 return index
         return None
 
@@ -148,24 +159,34 @@ class Normalizer:
         )
 
 
-class _LineFolder:
-    """Matching forms of lines, computed only for the lines a rule actually looks at."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        self.cache: dict[int, str] = {}
-
-    def __call__(self, index: int) -> str:
-        if index not in self.cache:
-            line = self.lines[index]
-            # Furniture lines are short; a long line is article text and never matches.
-            self.cache[index] = normalize_for_matching(line) if len(line) <= MAX_RULE_LINE else ""
-        return self.cache[index]
-
-
 def _split_lines(body: str) -> list[str]:
-    collapsed = collapse_whitespace(body)
-    return collapsed.split("\n") if collapsed else []
+    """The body's lines, whitespace-tidied, blank ones dropped: ``collapse_whitespace(body)``."""
+    return list(filter(None, map(_tidy_line, body.splitlines())))
+
+
+def _tidy_line(line: str) -> str:
+    # A printable line holds no whitespace but the ASCII space (tested over all of Unicode), so
+    # it is already tidy unless a space is doubled or at an edge; most lines are, and these
+    # checks are far cheaper than splitting the line into words.
+    if not line.isprintable():
+        # The no-break space is the usual culprit, and splitting into words is slow.
+        line = line.replace("\u00a0", " ")
+        if not line.isprintable():
+            return " ".join(line.split())
+    if "  " not in line and line[:1] != " " and line[-1:] != " ":
+        return line
+    return " ".join(line.split())
+
+
+def _fold_lines(lines: list[str]) -> list[str]:
+    """``normalize_for_matching`` of each line (which holds no line break), in one call."""
+    folded = normalize_for_matching("\n".join(lines))
+    parts = folded.split("\n") if folded else []
+    # The key is line-local, so the parts are the lines' keys unless a line folds to nothing
+    # (a tatweel rule, say) and its part is missing.
+    if len(parts) == len(lines):
+        return parts
+    return [normalize_for_matching(line) for line in lines]
 
 
 def bench(articles: Sequence[Article], repeat: int = 20) -> float:
