@@ -15,7 +15,7 @@ from pathlib import Path
 from akhbar.bench.corpus import BenchArticle
 from akhbar.bench.feed import create_topics
 from akhbar.bench.measure import Probe, RunStats
-from akhbar.bench.process import Subprocess
+from akhbar.bench.process import CpuWatch, Subprocess
 from akhbar.common.broker import free_port
 
 PASSTHROUGH = "akhbar.bench.passthrough"
@@ -28,6 +28,8 @@ class BaselineResult:
     kind: str
     run: RunStats
     warm_up_seconds: float
+    cpu_share: float
+    machine_busy_cores: float
     peak_rss_mb: float | None
 
 
@@ -72,7 +74,11 @@ async def run_baseline(
     try:
         async with Probe(bootstrap, source, [sink], process.check_alive) as probe:
             warm_up_seconds = await probe.warm_up(warm_up)
+            watch = CpuWatch(process.pid)
             run = await probe.burst(articles, timeout)
-        return BaselineResult(kind, run, round(warm_up_seconds, 2), process.peak_rss_mb())
+            cpu_share, busy = watch.shares(run.seconds)
+        return BaselineResult(
+            kind, run, round(warm_up_seconds, 2), cpu_share, busy, process.peak_rss_mb()
+        )
     finally:
         process.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -73,3 +74,40 @@ class Subprocess:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine have spent busy (not idle, not waiting on I/O)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWatch:
+    """CPU used by one process and by the whole machine since the watch started."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.process_start = cpu_seconds(pid)
+        self.machine_start = machine_busy_seconds()
+
+    def shares(self, wall_seconds: float) -> tuple[float, float]:
+        """(cores the process used, cores the whole machine used) over ``wall_seconds``."""
+        if wall_seconds <= 0:
+            return 0.0, 0.0
+        process = cpu_seconds(self.pid) - self.process_start
+        machine = machine_busy_seconds() - self.machine_start
+        return round(process / wall_seconds, 3), round(machine / wall_seconds, 3)
