@@ -7,7 +7,6 @@ Latency of one article is the time its output was consumed minus the time it was
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -112,8 +111,3 @@ class Probe:
         outputs = [seen[a.id] for a in articles if a.id in seen]
         seconds = (max(outputs) - min(sent)) if outputs else 0.0
         return RunStats(len(articles), len(latencies), seconds, latency_ms(latencies))
-
-
-async def settle(seconds: float) -> None:
-    """Let the processor drain and idle between runs."""
-    await asyncio.sleep(seconds)
