@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from akhbar.pipeline.ner.conll import tag_conll
 from akhbar.pipeline.stages.entities import EntityTagger
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from akhbar.pipeline.stages.article import Article, Entity
 from akhbar.pipeline.stages.entities import EntityTagger
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.entities import EntityTagger
 

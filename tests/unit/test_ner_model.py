@@ -6,6 +6,7 @@ import re
 
 import pycrfsuite
 import pytest
+
 from akhbar.pipeline.ner.conll import tag_sentence
 from akhbar.pipeline.ner.corpus import ANERCORP_TRAIN, load_split
 from akhbar.pipeline.ner.model import MODEL_DIR, MODEL_FILE

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import ahocorasick
+
 from akhbar.pipeline.ner.text import PROCLITICS, norm, tokenize
 from akhbar.pipeline.stages.article import EntityType
 

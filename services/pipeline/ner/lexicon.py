@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
 from akhbar.pipeline.ner.text import is_arabic, norm, tokenize
 
 ARWIKI = Path("/work/shared/data/arwiki/ar_wiki_2017.txt.xz")

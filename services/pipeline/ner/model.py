@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pycrfsuite
+
 from akhbar.pipeline.ner.features import PAD_AFTER, PAD_BEFORE, FeatureExtractor
 from akhbar.pipeline.ner.kb import KnowledgeBase
 from akhbar.pipeline.ner.lexicon_data import Lexicon
@@ -119,37 +120,37 @@ class NerModel:
     def _decode(self, scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Viterbi for all sentences at once: one numpy step per position, sentences as rows.
 
-        A sentence that has ended keeps its scores frozen, so each one is decoded exactly as
-        on its own; batching only saves interpreter overhead.
+        Rows are ordered longest first, so the sentences still running at step t are a prefix
+        of the rows and each step touches only those; each sentence is decoded exactly as on
+        its own, batching only saves interpreter overhead.
         """
         n_sent = len(lengths)
         n_labels = scores.shape[1]
-        width = int(lengths.max())
-        rows = np.repeat(np.arange(n_sent), lengths)
+        order = np.argsort(-lengths, kind="stable")
+        rank = np.empty(n_sent, dtype=np.intp)
+        rank[order] = np.arange(n_sent)
+        sorted_lengths = lengths[order]
+        width = int(sorted_lengths[0])
+        rows = np.repeat(rank, lengths)
         cols = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         grid = np.zeros((width, n_sent, n_labels))
         grid[cols, rows] = scores
+        # live[t]: how many sentences are longer than t
+        live = np.searchsorted(-sorted_lengths, -np.arange(width), side="left")
         back = np.zeros((width, n_sent, n_labels), dtype=np.intp)
         best = grid[0].copy()
         trans = self.transitions[None]
         cand = np.empty((n_sent, n_labels, n_labels))
-        step = np.empty((n_sent, n_labels))
-        # Rows of sentences that have ended are reset to their frozen scores after each step.
-        ends = np.searchsorted(np.sort(lengths), np.arange(width), side="right")
-        order = np.argsort(lengths, kind="stable")
         for t in range(1, width):
-            np.add(best[:, :, None], trans, out=cand)
-            back[t] = cand.argmax(axis=1)
-            np.add(cand.max(axis=1), grid[t], out=step)
-            done = order[: ends[t]]
-            if done.size:
-                step[done] = best[done]
-            best, step = step, best
+            k = live[t]
+            np.add(best[:k, :, None], trans, out=cand[:k])
+            back[t, :k] = cand[:k].argmax(axis=1)
+            np.add(cand[:k].max(axis=1), grid[t, :k], out=best[:k])
         label = best.argmax(axis=1)
         path = np.zeros((width, n_sent), dtype=np.intp)
         for t in range(width - 1, 0, -1):
+            k = live[t]
             path[t] = label
-            live = order[ends[t]:]
-            label[live] = back[t, live, label[live]]
+            label[:k] = back[t, np.arange(k), label[:k]]
         path[0] = label
         return path[cols, rows]

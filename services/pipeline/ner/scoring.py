@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from akhbar.pipeline.ner.corpus import Sentence
 from seqeval.metrics import classification_report, f1_score
+
+from akhbar.pipeline.ner.corpus import Sentence
 
 Tagger = Callable[[list[str]], list[str]]
 

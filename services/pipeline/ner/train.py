@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pycrfsuite
+
 from akhbar.pipeline.ner.conll import tag_sentence
 from akhbar.pipeline.ner.corpus import load_split
 from akhbar.pipeline.ner.features import FeatureExtractor

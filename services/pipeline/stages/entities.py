@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import NamedTuple
 
-from akhbar.pipeline.ner.features import is_trigger
+from akhbar.pipeline.ner.features import NAME_DESCRIPTORS, trigger_class
 from akhbar.pipeline.ner.kb import KbEntry, KbMatch, KnowledgeBase
 from akhbar.pipeline.ner.linking import Link, Linker
 from akhbar.pipeline.ner.model import NerModel
@@ -80,10 +80,13 @@ class EntityTagger:
         ):
             descriptor = partial(self._is_descriptor, nwords)
             for span in _merge(matches, _bio_spans(tags), descriptor):
-                if span.entry is None and span.type == "PER":
-                    # Titles the CRF took into a person's span (برئاسة الجعفري) are not the name.
-                    while span.end - span.start > 1 and descriptor(span.start):
-                        span = span._replace(start=span.start + 1)
+                # Titles the CRF took into a person's span (برئاسة الجعفري) and head nouns in
+                # front of a KB name (مدينة مشهد) are not the name.
+                while span.end - span.start > 1 and (
+                    (span.entry is None and span.type == "PER" and descriptor(span.start))
+                    or (span.entry is not None and self._is_head_noun(nwords, span.start))
+                ):
+                    span = span._replace(start=span.start + 1, prefix=0)
                 out.append(self._found(text, tokens, nwords, span))
         return out
 
@@ -103,10 +106,12 @@ class EntityTagger:
         return Found(Mention(start, end, text[start:end]), span.type, words, link)
 
     def _is_descriptor(self, nwords: Sequence[str], i: int) -> bool:
-        """A title or a head noun that introduces a name without being part of it."""
+        """A title or a head noun that introduces a name (``trigger_class`` is non-empty)."""
+        return bool(trigger_class(nwords[i]))
+
+    def _is_head_noun(self, nwords: Sequence[str], i: int) -> bool:
         word = nwords[i]
-        forms = [word, *(rest for _, rest in clitic_splits(word))]
-        return any(is_trigger(f) or (f.startswith("ال") and is_trigger(f[2:])) for f in forms)
+        return any(f in NAME_DESCRIPTORS for f in (word, *(r for _, r in clitic_splits(word))))
 
     def _proclitic(self, nword: str) -> int:
         """How many leading letters of an entity's first word are proclitics."""
@@ -142,9 +147,11 @@ class EntityTagger:
         return list(entities.values())
 
 
-def _bio_spans(labels: Sequence[str]) -> list[Span]:
+def _bio_spans(labels: list[str]) -> list[Span]:
     """Spans from BIO labels; an I- that does not continue its type opens a new span."""
     spans: list[Span] = []
+    if labels.count("O") == len(labels):
+        return spans  # most sentences: skip the per-token loop
     start, current = 0, ""
     for i, label in enumerate([*labels, "O"]):
         kind = label[2:]
