@@ -59,8 +59,13 @@ class Chain:
         return dict(self.stages)[name]
 
 
-def build_chain(config: ChainConfig, dedup_state: MutableMapping[str, Any]) -> Chain:
-    """Load models and rules (start-up work, never at import) and declare the chain."""
+def build_chain(
+    config: ChainConfig, dedup_state: MutableMapping[str, Any], *, tagger: Stage | None = None
+) -> Chain:
+    """Load models and rules (start-up work, never at import) and declare the chain.
+
+    ``tagger`` lets a caller that already loaded the entity model reuse it (tests, benchmarks).
+    """
     from akhbar.pipeline.stages.boilerplate import BoilerplateRules
     from akhbar.pipeline.stages.dedup import DedupConfig, Deduplicator
     from akhbar.pipeline.stages.entities import EntityTagger
@@ -79,7 +84,7 @@ def build_chain(config: ChainConfig, dedup_state: MutableMapping[str, Any]) -> C
     return Chain(
         stages=[
             ("normalize", normalizer),
-            ("entities", EntityTagger.load_default()),
+            ("entities", tagger if tagger is not None else EntityTagger.load_default()),
             ("dedup", deduplicator),
         ],
         stateful=frozenset({"dedup"}),
