@@ -98,7 +98,9 @@ def cmd_tail(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # connection errors come in several types
-        return fail(f"cannot follow {settings.topic_enriched} at {settings.bootstrap_servers}: {exc}", 3)
+        return fail(
+            f"cannot follow {settings.topic_enriched} at {settings.bootstrap_servers}: {exc}", 3
+        )
     return 0
 
 
@@ -152,11 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def with_bootstrap(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers "
-                       "(default: AKHBAR_BOOTSTRAP_SERVERS or 127.0.0.1:9092)")
+        p.add_argument(
+            "--bootstrap",
+            metavar="HOST:PORT",
+            help="Kafka bootstrap servers (default: AKHBAR_BOOTSTRAP_SERVERS or 127.0.0.1:9092)",
+        )
 
     p = command("broker", "Run the embedded Kafka-protocol broker (Tansu, in memory) until Ctrl-C.")
-    p.add_argument("--port", type=int, default=9092, help="port to listen on (default 9092; 0 = a free port)")
+    p.add_argument(
+        "--port", type=int, default=9092, help="port to listen on (default 9092; 0 = a free port)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.set_defaults(func=cmd_broker)
 
@@ -173,11 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     with_bootstrap(p)
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to publish")
     p.add_argument("--watch", metavar="DIR", help="keep publishing new files that appear in DIR")
-    p.add_argument("--source", help="source name recorded on each article (default: the folder name)")
+    p.add_argument(
+        "--source", help="source name recorded on each article (default: the folder name)"
+    )
     p.set_defaults(func=cmd_produce)
 
     p = command("enrich", "Run the enrichment chain offline (no broker); write enriched JSONL.")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="article .txt files, raw-event .jsonl files, or - for JSONL on stdin")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="article .txt files, raw-event .jsonl files, or - for JSONL on stdin",
+    )
     p.add_argument("--source", help="source name for .txt files (default: the folder name)")
     p.set_defaults(func=cmd_enrich)
 
@@ -188,13 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tail)
 
     p = command("tag", "Tag a CoNLL file (token per line) with PERS/LOC/ORG BIO tags.")
-    p.add_argument("--conll", required=True, metavar="FILE", help="CoNLL input (first column the token), or -")
+    p.add_argument(
+        "--conll", required=True, metavar="FILE", help="CoNLL input (first column the token), or -"
+    )
     p.set_defaults(func=cmd_tag)
 
     p = command("bench", "Benchmark the pipeline and its baselines on the embedded broker (JSON).")
     p.add_argument("--articles", type=int, default=2000, help="articles to feed (default 2000)")
-    p.add_argument("--corpus", metavar="DIR|JSONL", help="articles to use (default: a generated corpus)")
-    p.add_argument("--rate", type=float, default=50.0, help="steady feed rate for the latency run (articles/s)")
+    p.add_argument(
+        "--corpus", metavar="DIR|JSONL", help="articles to use (default: a generated corpus)"
+    )
+    p.add_argument(
+        "--rate", type=float, default=50.0, help="steady feed rate for the latency run (articles/s)"
+    )
     p.add_argument("--offline", action="store_true", help="time the stage chain alone, no broker")
     p.add_argument("--output", default="bench-results/bench.json", help="where to write the JSON")
     p.add_argument("--quick", action="store_true", help="a tiny run that checks the bench works")
@@ -207,9 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = command("run", "All in one: embedded broker, worker, producer watching an inbox, and tail.")
-    p.add_argument("--inbox", default="var/inbox", help="folder to watch (default var/inbox; pre-filled with the samples)")
+    p.add_argument(
+        "--inbox",
+        default="var/inbox",
+        help="folder to watch (default var/inbox; pre-filled with the samples)",
+    )
     p.add_argument("--port", type=int, default=0, help="broker port (default: a free port)")
-    p.add_argument("--no-samples", action="store_true", help="do not copy the sample articles into the inbox")
+    p.add_argument(
+        "--no-samples", action="store_true", help="do not copy the sample articles into the inbox"
+    )
     p.set_defaults(func=cmd_run)
     return parser
 
@@ -217,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

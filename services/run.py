@@ -10,7 +10,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from akhbar.common.broker import start_broker
 from akhbar.common.settings import Settings
@@ -34,8 +36,9 @@ def copy_samples(inbox: Path) -> int:
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start ``akhbar ARGS`` as a child process in its own process group."""
-    return subprocess.Popen([sys.executable, "-m", "akhbar.cli", *args], env=env,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "akhbar.cli", *args], env=env, start_new_session=True
+    )
 
 
 def stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
@@ -68,8 +71,11 @@ def run_all(inbox: Path, *, port: int = 0, samples: bool = True) -> int:
         "AKHBAR_SETTLE_SECONDS": os.environ.get("AKHBAR_SETTLE_SECONDS", "0.3"),
     }
     settings = Settings(bootstrap_servers=broker.bootstrap, data_dir=state_dir)
-    print(f"akhbar: broker on {broker.bootstrap}; starting worker and producer "
-          "(Ctrl-C stops everything)", flush=True)
+    print(
+        f"akhbar: broker on {broker.bootstrap}; starting worker and producer "
+        "(Ctrl-C stops everything)",
+        flush=True,
+    )
     children: list[subprocess.Popen[bytes]] = []
     try:
         asyncio.run(ensure_topics(settings))
@@ -77,7 +83,7 @@ def run_all(inbox: Path, *, port: int = 0, samples: bool = True) -> int:
         children.append(spawn(["produce", "--watch", str(inbox)], env))
         first = {"seen": False}
 
-        def on_event(_: dict[str, object]) -> None:
+        def on_event(_: dict[str, Any]) -> None:
             if not first["seen"]:
                 first["seen"] = True
                 elapsed = time.monotonic() - started
@@ -95,7 +101,9 @@ def run_all(inbox: Path, *, port: int = 0, samples: bool = True) -> int:
 
 
 async def tail_until_interrupted(
-    settings: Settings, children: list[subprocess.Popen[bytes]], on_event: object
+    settings: Settings,
+    children: list[subprocess.Popen[bytes]],
+    on_event: Callable[[dict[str, Any]], None],
 ) -> None:
     """Print enriched events until SIGINT/SIGTERM or until a child process dies."""
     stop = asyncio.Event()
@@ -107,12 +115,14 @@ async def tail_until_interrupted(
         while not stop.is_set():
             for child in children:
                 if child.poll() is not None:
-                    print(f"akhbar: {' '.join(map(str, child.args[3:]))} exited with code "
-                          f"{child.returncode}", file=sys.stderr, flush=True)
+                    print(
+                        f"akhbar: child process {child.pid} exited with code {child.returncode}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     stop.set()
             await asyncio.sleep(0.5)
 
     watcher = asyncio.create_task(watch_children())
-    await follow(settings, from_beginning=True, as_json=False, stop=stop,
-                 on_event=on_event)  # type: ignore[arg-type]
+    await follow(settings, from_beginning=True, as_json=False, stop=stop, on_event=on_event)
     watcher.cancel()

@@ -9,8 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import orjson
 import jsonschema_rs
+import orjson
 
 from akhbar import __version__
 from akhbar.pipeline.stages.article import Article
@@ -64,8 +64,10 @@ def validate(event: dict[str, Any]) -> None:
 
 def utc_iso(epoch_seconds: float) -> str:
     """RFC 3339 UTC timestamp with millisecond precision."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(epoch_seconds, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 

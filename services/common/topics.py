@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -21,7 +23,7 @@ def topic_layout(settings: Settings) -> dict[str, int]:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every missing topic; return the names that were created."""
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())  # type: ignore[arg-type]
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -31,10 +33,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
             if name not in existing
         ]
         if missing:
-            try:
+            # Another process may create them between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our list and create
         return [t.name for t in missing]
     finally:
         await admin.close()

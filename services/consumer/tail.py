@@ -40,7 +40,7 @@ async def follow(
 ) -> None:
     """Print enriched events until ``stop`` is set (or forever). No consumer group: read-only."""
     consumer = AIOKafkaConsumer(
-        **settings.kafka_client_options(),  # type: ignore[arg-type]
+        **settings.kafka_client_options(),
         group_id=None,
         enable_auto_commit=False,
     )

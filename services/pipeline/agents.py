@@ -55,7 +55,9 @@ async def send_dead_letter(
     metrics.ARTICLES.labels(stage, "dead_letter").inc()
     if stage == "normalize":
         metrics.LANGUAGE.labels(reason).inc()
-    log.warning("dead letter: stage=%s reason=%s id=%s source=%s", stage, reason, article_id, source)
+    log.warning(
+        "dead letter: stage=%s reason=%s id=%s source=%s", stage, reason, article_id, source
+    )
 
 
 def where(message: Any) -> str:
@@ -78,14 +80,24 @@ async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin:
         article = pipeline.chain.run(article, names)
     except StageError as exc:
         await send_dead_letter(
-            pipeline, exc.stage, exc.reason, exc.detail, payload, article_id=article.id,
+            pipeline,
+            exc.stage,
+            exc.reason,
+            exc.detail,
+            payload,
+            article_id=article.id,
             source=origin,
         )
         return
     except Exception as exc:  # a bug, not bad input: log it loudly, keep the article in the DLQ
         log.exception("stage failure on article %s", article.id)
         await send_dead_letter(
-            pipeline, "normalize", "internal_error", repr(exc), payload, article_id=article.id,
+            pipeline,
+            "normalize",
+            "internal_error",
+            repr(exc),
+            payload,
+            article_id=article.id,
             source=origin,
         )
         return
@@ -102,14 +114,24 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
         article = pipeline.chain.run(article, names)
     except StageError as exc:
         await send_dead_letter(
-            pipeline, exc.stage, exc.reason, exc.detail, payload, article_id=article.id,
+            pipeline,
+            exc.stage,
+            exc.reason,
+            exc.detail,
+            payload,
+            article_id=article.id,
             source=origin,
         )
         return
     except Exception as exc:  # a bug, not bad input: log it loudly, keep the article in the DLQ
         log.exception("stage failure on article %s", article.id)
         await send_dead_letter(
-            pipeline, "dedup", "internal_error", repr(exc), payload, article_id=article.id,
+            pipeline,
+            "dedup",
+            "internal_error",
+            repr(exc),
+            payload,
+            article_id=article.id,
             source=origin,
         )
         return

@@ -51,7 +51,7 @@ def broker_credentials(settings: Settings) -> Any:
     """Faust credentials object for SASL and/or TLS, or None for PLAINTEXT."""
     context: ssl.SSLContext | None = None
     if settings.security_protocol.endswith("SSL"):
-        context = faust.ssl.create_default_context(
+        context = ssl.create_default_context(
             purpose=ssl.Purpose.SERVER_AUTH,
             cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
         )
@@ -87,7 +87,7 @@ def metrics_registry() -> CollectorRegistry:
     one process (tests) while /metrics still serves the akhbar_* metrics too.
     """
     registry = CollectorRegistry()
-    registry.register(ProcessMetrics())  # type: ignore[arg-type]
+    registry.register(ProcessMetrics())
     return registry
 
 

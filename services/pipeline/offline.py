@@ -1,4 +1,4 @@
-"""``akhbar enrich``: the same chain as the worker, run in-process over files or stdin, no broker."""
+"""``akhbar enrich``: the worker's chain, run in-process over files or stdin, with no broker."""
 
 from __future__ import annotations
 
@@ -25,8 +25,13 @@ def stdin_outcomes(stream: BinaryIO, max_bytes: int) -> Iterator[Outcome]:
     for number, line in enumerate(stream, start=1):
         if line.strip():
             yield parse_jsonl_line(
-                line.rstrip(b"\r\n"), number, source="stdin", key="stdin",
-                origin_path="-", ingested_at=now, max_bytes=max_bytes,
+                line.rstrip(b"\r\n"),
+                number,
+                source="stdin",
+                key="stdin",
+                origin_path="-",
+                ingested_at=now,
+                max_bytes=max_bytes,
             )
 
 
@@ -45,16 +50,20 @@ def enrich_stream(chain: Chain, outcomes: Iterator[Outcome], out: TextIO, err: T
     for outcome in outcomes:
         if isinstance(outcome, Rejection):
             refused += 1
-            print(f"akhbar: rejected {outcome.article_id or '-'}: {outcome.reason} "
-                  f"({outcome.detail})", file=err)
+            print(
+                f"akhbar: rejected {outcome.article_id or '-'}: {outcome.reason} "
+                f"({outcome.detail})",
+                file=err,
+            )
             continue
         article = to_article(outcome)
         try:
             article = chain.run(article)
         except StageError as exc:
             refused += 1
-            print(f"akhbar: rejected {article.id}: {exc.stage} {exc.reason} ({exc.detail})",
-                  file=err)
+            print(
+                f"akhbar: rejected {article.id}: {exc.stage} {exc.reason} ({exc.detail})", file=err
+            )
             continue
         out.write(events.dumps(events.enriched_event(article, time.time())).decode() + "\n")
     return refused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -29,12 +30,14 @@ async def wait_for_broker(settings: Settings, stop: asyncio.Event) -> bool:
             await ensure_topics(settings)
             return True
         except Exception as exc:  # aiokafka raises several connection error types
-            log.warning("broker %s unreachable (%s); retrying in %.1fs",
-                        settings.bootstrap_servers, exc, delay)
-        try:
+            log.warning(
+                "broker %s unreachable (%s); retrying in %.1fs",
+                settings.bootstrap_servers,
+                exc,
+                delay,
+            )
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
-        except TimeoutError:
-            pass
         delay = min(delay * 2, MAX_BACKOFF_SECONDS)
     return False
 
@@ -57,8 +60,9 @@ def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
     if not asyncio.run(broker_ready(settings)):
         return 0
     pipeline = build_app(settings)
-    log.warning("worker starting: broker %s, consuming %s", settings.bootstrap_servers,
-                settings.topic_raw)
+    log.warning(
+        "worker starting: broker %s, consuming %s", settings.bootstrap_servers, settings.topic_raw
+    )
     worker = faust.Worker(pipeline.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -1,4 +1,4 @@
-"""Agent-level tests with Faust's test_context(): routing to staged, enriched and dead-letter topics."""
+"""Agent tests with Faust's test_context(): routing to the staged, enriched and DLQ topics."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def agent(pipeline: Pipeline, name: str) -> Any:
     return next(a for a in pipeline.app.agents.values() if a.name.endswith(name))
 
 
-async def test_head_agent_forwards_a_normalised_article_to_the_staged_topic(pipeline: Pipeline) -> None:
+async def test_head_agent_forwards_a_normalised_article_to_the_staged_topic(
+    pipeline: Pipeline,
+) -> None:
     async with agent(pipeline, "enrich-head").test_context() as head:
         await head.put(raw("a1", "نص المقال"))
     assert len(pipeline.staged.sent) == 1
@@ -87,7 +89,9 @@ async def test_head_agent_sends_malformed_json_to_the_dlq(pipeline: Pipeline) ->
     assert pipeline.staged.sent == []
 
 
-async def test_head_agent_sends_a_rejected_article_to_the_dlq_with_its_stage(pipeline: Pipeline) -> None:
+async def test_head_agent_sends_a_rejected_article_to_the_dlq_with_its_stage(
+    pipeline: Pipeline,
+) -> None:
     async with agent(pipeline, "enrich-head").test_context() as head:
         await head.put(raw("en1", "English text only"))
     [letter] = pipeline.dlq.values()
@@ -104,8 +108,12 @@ async def test_dedup_agent_publishes_a_schema_valid_enriched_event(pipeline: Pip
 
 
 async def test_duplicates_go_to_their_own_topic_when_configured(tmp_path: Any) -> None:
-    settings = Settings(store="memory://", data_dir=tmp_path, duplicates_policy="topic",
-                        app_id=f"agents-{time.time_ns()}")
+    settings = Settings(
+        store="memory://",
+        data_dir=tmp_path,
+        duplicates_policy="topic",
+        app_id=f"agents-{time.time_ns()}",
+    )
     chain = Chain([("dedup", dedup)], frozenset({"dedup"}))
     pipeline = build_app(settings, chain=chain)
     pipeline.enriched, pipeline.duplicates = RecordingTopic(), RecordingTopic()

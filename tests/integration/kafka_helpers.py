@@ -20,8 +20,9 @@ from aiokafka.structs import ConsumerRecord
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every message currently in ``topic`` (all partitions), read without a consumer group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -59,8 +60,10 @@ def wait_for_records(
         if predicate(events):
             return events
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting on {topic}; saw {len(events)} events: "
-                         f"{[(e.get('id'), e.get('reason')) for e in events][:20]}")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting on {topic}; saw {len(events)} events: "
+        f"{[(e.get('id'), e.get('reason')) for e in events][:20]}"
+    )
 
 
 @dataclass
@@ -91,15 +94,27 @@ def akhbar_env(bootstrap: str, **settings: str | int | Path) -> dict[str, str]:
 def start_akhbar(args: list[str], env: dict[str, str], log: Path) -> AkhbarProcess:
     """Start ``akhbar ARGS`` in the background with stdout and stderr going to ``log``."""
     handle = log.open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "akhbar.cli", *args], env=env,
-                               stdout=handle, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "akhbar.cli", *args],
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
     return AkhbarProcess(process, log)
 
 
-def run_akhbar(args: list[str], env: dict[str, str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def run_akhbar(
+    args: list[str], env: dict[str, str], timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
     """Run ``akhbar ARGS`` to completion and capture its output."""
-    return subprocess.run([sys.executable, "-m", "akhbar.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "akhbar.cli", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def scrape(url: str) -> str:
@@ -115,6 +130,8 @@ def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> 
     total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in (labels or {}).items()):
+            if sample.name == name and all(
+                sample.labels.get(k) == v for k, v in (labels or {}).items()
+            ):
                 total += sample.value
     return total

@@ -130,7 +130,9 @@ def test_copy_under_another_name_is_a_duplicate(stack: Stack, seed_paths: list[P
     shutil.copyfile(seed_paths[2], copy)
     result = stack.produce(copy)
     assert result.returncode == 0, result.stderr
-    events = stack.enriched_events(lambda evs: any(e["dedup"]["status"] == "duplicate" for e in evs))
+    events = stack.enriched_events(
+        lambda evs: any(e["dedup"]["status"] == "duplicate" for e in evs)
+    )
     duplicates = [e for e in events if e["dedup"]["status"] == "duplicate"]
     assert len(duplicates) == 1
     assert duplicates[0]["id"] != original["id"]

@@ -6,7 +6,18 @@ import pytest
 
 from akhbar.cli import build_parser, main
 
-COMMANDS = ["broker", "topics", "worker", "produce", "enrich", "tail", "tag", "bench", "status", "run"]
+COMMANDS = [
+    "broker",
+    "topics",
+    "worker",
+    "produce",
+    "enrich",
+    "tail",
+    "tag",
+    "bench",
+    "status",
+    "run",
+]
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,7 +38,9 @@ def test_seeds_come_out_enriched_in_input_order(chain: Chain, seed_paths: list[P
     outcomes = file_outcomes([seed_paths[0].parent], None, 262_144)
     lines, err, refused = run(chain, outcomes)
     assert refused == 0 and err == []
-    assert [e["title"] for e in lines] == [p.read_text().splitlines()[0].strip() for p in seed_paths]
+    assert [e["title"] for e in lines] == [
+        p.read_text().splitlines()[0].strip() for p in seed_paths
+    ]
     for event in lines:
         events.validate(event)
     by_name = {p.name[:3]: e for p, e in zip(seed_paths, lines, strict=True)}
@@ -55,7 +57,10 @@ def test_dedup_state_carries_across_inputs(
     outcomes = file_outcomes([seed_paths[3], copy], None, 262_144)
     (first, second), _, _ = run(chain, outcomes)
     assert second["dedup"] == {
-        "status": "duplicate", "duplicate_of": first["id"], "similarity": 1.0, "method": "exact",
+        "status": "duplicate",
+        "duplicate_of": first["id"],
+        "similarity": 1.0,
+        "method": "exact",
     }
 
 
@@ -75,7 +80,9 @@ def test_non_arabic_text_is_refused_with_one_line(chain: Chain) -> None:
     assert err == [err[0]] and "en1" in err[0] and "not_arabic" in err[0]
 
 
-def test_exit_code_is_1_when_anything_was_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_code_is_1_when_anything_was_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe not utf-8")
     assert enrich(Settings(), [str(bad)], source=None) == 1

@@ -28,11 +28,19 @@ def test_schema_files_are_valid_draft_2020_12(name: str) -> None:
 
 def sample_article() -> Article:
     return Article(
-        id="a1", title="عنوان", body="نص", source="seeds", content_hash=events.content_hash("عنوان", "نص"),
-        ingested_at=time.time(), text="لافروف في موسكو", language="ar",
+        id="a1",
+        title="عنوان",
+        body="نص",
+        source="seeds",
+        content_hash=events.content_hash("عنوان", "نص"),
+        ingested_at=time.time(),
+        text="لافروف في موسكو",
+        language="ar",
         dateline=Dateline("أستانا-سانا", ["أستانا"], "سانا"),
         dedup=DedupResult("duplicate", "a0", 0.8, "near"),
-        entities=[Entity("per:sergey-lavrov", "PER", "سيرغي لافروف", [Mention(0, 6, "لافروف")], True)],
+        entities=[
+            Entity("per:sergey-lavrov", "PER", "سيرغي لافروف", [Mention(0, 6, "لافروف")], True)
+        ],
         timings={"normalize": 0.0001},
     )
 
@@ -54,8 +62,14 @@ def test_emitted_events_validate_with_both_validators(event: dict[str, object]) 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("id", ""), ("id", "has space"), ("content_hash", "md5:x"), ("ingested_at", "yesterday"),
-     ("body", ""), ("extra", 1)],
+    [
+        ("id", ""),
+        ("id", "has space"),
+        ("content_hash", "md5:x"),
+        ("ingested_at", "yesterday"),
+        ("body", ""),
+        ("extra", 1),
+    ],
 )
 def test_invalid_raw_events_are_refused_by_both_validators(field: str, value: object) -> None:
     event = events.raw_event("a1", "t", "نص", "seeds", time.time())
@@ -83,6 +97,11 @@ def test_malformed_json_is_its_own_reason() -> None:
 def test_decoded_article_keeps_identity_fields() -> None:
     event = events.raw_event("a1", "عنوان", "نص المقال", "seeds", 1_700_000_000.0)
     article = events.decode_raw(events.dumps(event))
-    assert (article.id, article.title, article.body, article.source) == ("a1", "عنوان", "نص المقال", "seeds")
+    assert (article.id, article.title, article.body, article.source) == (
+        "a1",
+        "عنوان",
+        "نص المقال",
+        "seeds",
+    )
     assert article.ingested_at == pytest.approx(1_700_000_000.0, abs=0.001)
     assert article.content_hash == event["content_hash"]

@@ -15,6 +15,6 @@ class StageError(Exception):
 
 
 class RejectedArticle(StageError):
-    """The normalise stage found the input is not an article it can enrich (language gate, length)."""
+    """The input is not an article the normalise stage can enrich (language gate, length)."""
 
     stage = "normalize"
