@@ -101,6 +101,12 @@ CONSUMER_LAG = Gauge(
     "Messages between the worker's position and the partition's high-water mark.",
     ["topic", "partition"],
 )
+TOP_ENTITY_ARTICLES = Gauge(
+    "akhbar_top_entity_articles",
+    "Articles mentioning each of the 10 most-mentioned entities over the last window "
+    "(rank 1 = most); at most 10 series at any time.",
+    ["rank", "entity_id", "name", "type"],
+)
 PRODUCER_FILES = Counter(
     "akhbar_producer_files_total",
     "Documents the producer saw, sent and rejected.",

@@ -24,6 +24,7 @@ from weakref import WeakKeyDictionary
 
 from prometheus_client import Gauge
 
+from akhbar.common.metrics import TOP_ENTITY_ARTICLES
 from akhbar.pipeline.stages.article import Article
 
 if TYPE_CHECKING:
@@ -39,14 +40,6 @@ GAUGE_REFRESH_SECONDS = 5.0
 DEFAULT_REQUESTED = 20
 MAX_REQUESTED = 100
 
-# Lives here rather than in akhbar.common.metrics while the feature settles; it registers in
-# the default registry like the others, so the worker's /metrics serves it.
-TOP_ENTITY_ARTICLES = Gauge(
-    "akhbar_top_entity_articles",
-    "Articles mentioning each of the 10 most-mentioned entities over the last window "
-    "(rank 1 = most); at most 10 series at any time.",
-    ["rank", "entity_id", "name", "type"],
-)
 
 
 @dataclass(frozen=True, slots=True)
