@@ -38,6 +38,21 @@ def test_fast_decoder_agrees_with_crfsuite(tagger: EntityTagger, validation: lis
         assert tagger.model.tag(words) == reference.tag(extractor.sentence(words)), words
 
 
+def test_batched_decoding_equals_crfsuite_sentence_by_sentence(
+    tagger: EntityTagger, validation: list
+) -> None:
+    """One call over many sentences (as the stage tags an article) keeps them independent."""
+    reference = pycrfsuite.Tagger()
+    reference.open(str(MODEL_DIR / MODEL_FILE))
+    extractor = tagger.model.extractor
+    sentences = [words for words, _ in validation[:200]]
+    sentences.insert(3, [])  # an empty sentence in the batch changes nothing
+    gazetteer = [extractor.gazetteer_tags(words) for words in sentences]
+    batched = tagger.model.tag_many(sentences, gazetteer)
+    expected = [reference.tag(extractor.sentence(words)) if words else [] for words in sentences]
+    assert batched == expected
+
+
 def test_stage_scores_at_least_080_on_the_held_out_split(
     tagger: EntityTagger, validation: list
 ) -> None:

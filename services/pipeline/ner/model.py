@@ -2,25 +2,44 @@
 
 Training and the reference tagger are python-crfsuite. For speed the stage decodes with the same
 weights itself: each word form's contribution to the label scores of its own and neighbouring
-tokens is summed once and cached, then Viterbi runs only where the scores leave any doubt.
+tokens is summed once and cached as a (5, labels) block, and the compiled kernel in
+``viterbi.py`` adds up a token's blocks and runs Viterbi over a whole article in one call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import accumulate, chain, pairwise
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pycrfsuite
 
 from akhbar.pipeline.ner.features import PAD_AFTER, PAD_BEFORE, FeatureExtractor
 from akhbar.pipeline.ner.kb import KnowledgeBase
 from akhbar.pipeline.ner.lexicon_data import Lexicon
+from akhbar.pipeline.ner.viterbi import GAZ_AFTER, GAZ_BEFORE, decode
 
 MODEL_DIR = Path(__file__).parent / "model"
 MODEL_FILE = "ner.crfsuite"
 GAZ_TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "<s>", "</s>")
-_GAZ_INDEX = {t: i for i, t in enumerate(GAZ_TAGS)}
+GAZ_INDEX = {t: i for i, t in enumerate(GAZ_TAGS)}
+assert (GAZ_INDEX["<s>"], GAZ_INDEX["</s>"]) == (GAZ_BEFORE, GAZ_AFTER)
+
+
+class _Rows(dict[str, int]):
+    """Word form -> its row in the score table; a form not seen yet gets its block on lookup.
+
+    A dict subclass so that ``map(rows.__getitem__, words)`` stays in C for known forms.
+    """
+
+    def __init__(self, add: Callable[[str], int]) -> None:
+        super().__init__()
+        self._add = add
+
+    def __missing__(self, word: str) -> int:
+        return self._add(word)
 
 
 class NerModel:
@@ -44,14 +63,18 @@ class NerModel:
             self._weights.setdefault(attr, np.zeros(n))[index[label]] += weight
         zero = np.zeros(n)
         # Rows: gazetteer tag; columns of the stack: own, seen from the next, from the previous.
-        self._gaz = np.stack([
-            np.stack([self._weights.get(f"{name}={tag}", zero) for tag in GAZ_TAGS])
-            for name in ("g", "g-1", "g+1")
-        ])
+        self._gaz = np.stack(
+            [
+                np.stack([self._weights.get(f"{name}={tag}", zero) for tag in GAZ_TAGS])
+                for name in ("g", "g-1", "g+1")
+            ]
+        )
         # Score blocks of every word form seen so far, one (5, labels) block per form.
-        self._rows: dict[str, int] = {}
+        self._rows = _Rows(self._word_row)
         self._table = np.zeros((1024, 5, n))
         self._bias = self._weights.get("b", zero)
+        self._pads = (self._rows[PAD_BEFORE], self._rows[PAD_AFTER])
+        self.tag_ids([PAD_BEFORE], [0, 1], np.zeros(1, dtype=np.int8))  # compile the decoder now
 
     @classmethod
     def load(cls, kb: KnowledgeBase, directory: Path = MODEL_DIR) -> NerModel:
@@ -69,7 +92,7 @@ class NerModel:
                     row += weights
         if word not in (PAD_BEFORE, PAD_AFTER):
             block[0] += self._bias
-        row_id = len(self._rows) + 1  # row 0 stays empty so a found id is never falsy
+        row_id = len(self._rows) + 1  # row 0 stays empty
         if row_id >= len(self._table):
             # Grow geometrically: appending one block at a time would copy the table each time.
             self._table = np.concatenate([self._table, np.zeros_like(self._table)])
@@ -87,70 +110,32 @@ class NerModel:
         self, sentences: Sequence[Sequence[str]], gazetteer: Sequence[Sequence[str]]
     ) -> list[list[str]]:
         """Best label sequences for many sentences at once (an article), with their KB tags."""
-        seq: list[str] = [PAD_BEFORE, PAD_BEFORE]
-        real: list[int] = []
-        for words in sentences:
-            real.extend(range(len(seq), len(seq) + len(words)))
-            seq.extend(words)
-            seq.extend((PAD_AFTER, PAD_AFTER, PAD_BEFORE, PAD_BEFORE))
-        if not real:
-            return [[] for _ in sentences]
-        rows = self._rows
-        ids = [rows.get(w, -1) for w in seq]
-        for i, row_id in enumerate(ids):
-            if row_id < 0:
-                ids[i] = rows.get(seq[i]) or self._word_row(seq[i])
-        stack = self._table[ids]
-        at = np.asarray(real)
-        scores = (stack[at, 0] + stack[at - 1, 1] + stack[at + 1, 2]
-                  + stack[at - 2, 3] + stack[at + 2, 4])
-        gaz_ids = np.fromiter((_GAZ_INDEX[t] for g in gazetteer for t in g), np.intp, len(real))
-        first = np.zeros(len(real), dtype=bool)
-        offsets = np.cumsum([0, *(len(w) for w in sentences)])[:-1]
-        first[offsets[offsets < len(real)]] = True
-        last = np.roll(first, -1)
-        last[-1] = True
-        before = np.where(first, _GAZ_INDEX["<s>"], np.roll(gaz_ids, 1))
-        after = np.where(last, _GAZ_INDEX["</s>"], np.roll(gaz_ids, -1))
-        scores += self._gaz[0][gaz_ids] + self._gaz[1][before] + self._gaz[2][after]
-        lengths = np.fromiter((len(w) for w in sentences if w), np.intp)
-        names = [self.labels[y] for y in self._decode(scores, lengths).tolist()]
-        return [names[start : start + len(w)] for start, w in zip(offsets, sentences, strict=True)]
+        words = list(chain.from_iterable(sentences))
+        gaz = np.fromiter(
+            map(GAZ_INDEX.__getitem__, chain.from_iterable(gazetteer)), np.int8, len(words)
+        )
+        bounds = list(accumulate(map(len, sentences), initial=0))
+        names = [self.labels[y] for y in self.tag_ids(words, bounds, gaz).tolist()]
+        return [names[lo:hi] for lo, hi in pairwise(bounds)]
 
-    def _decode(self, scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Viterbi for all sentences at once: one numpy step per position, sentences as rows.
+    def tag_ids(
+        self, words: Sequence[str], bounds: Sequence[int], gaz: npt.NDArray[np.int8]
+    ) -> npt.NDArray[np.intp]:
+        """Label ids (indices into ``labels``) for the words of many sentences.
 
-        Rows are ordered longest first, so the sentences still running at step t are a prefix
-        of the rows and each step touches only those; each sentence is decoded exactly as on
-        its own, batching only saves interpreter overhead.
+        Sentence ``s`` is ``words[bounds[s]:bounds[s + 1]]``; ``gaz`` holds each word's KB tag
+        as an index into ``GAZ_TAGS``.
         """
-        n_sent = len(lengths)
-        n_labels = scores.shape[1]
-        order = np.argsort(-lengths, kind="stable")
-        rank = np.empty(n_sent, dtype=np.intp)
-        rank[order] = np.arange(n_sent)
-        sorted_lengths = lengths[order]
-        width = int(sorted_lengths[0])
-        rows = np.repeat(rank, lengths)
-        cols = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        grid = np.zeros((width, n_sent, n_labels))
-        grid[cols, rows] = scores
-        # live[t]: how many sentences are longer than t
-        live = np.searchsorted(-sorted_lengths, -np.arange(width), side="left")
-        back = np.zeros((width, n_sent, n_labels), dtype=np.intp)
-        best = grid[0].copy()
-        trans = self.transitions[None]
-        cand = np.empty((n_sent, n_labels, n_labels))
-        for t in range(1, width):
-            k = live[t]
-            np.add(best[:k, :, None], trans, out=cand[:k])
-            back[t, :k] = cand[:k].argmax(axis=1)
-            np.add(cand[:k].max(axis=1), grid[t, :k], out=best[:k])
-        label = best.argmax(axis=1)
-        path = np.zeros((width, n_sent), dtype=np.intp)
-        for t in range(width - 1, 0, -1):
-            k = live[t]
-            path[t] = label
-            label[:k] = back[t, np.arange(k), label[:k]]
-        path[0] = label
-        return path[cols, rows]
+        rows = np.fromiter(map(self._rows.__getitem__, words), np.intp, len(words))
+        out = np.empty(len(words), dtype=np.intp)
+        decode(
+            self._table,  # after the rows: a new form may have grown it
+            rows,
+            self._pads,
+            gaz,
+            self._gaz,
+            self.transitions,
+            np.asarray(bounds, dtype=np.intp),
+            out,
+        )
+        return out
