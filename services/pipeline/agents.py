@@ -205,10 +205,20 @@ def attach_agents(pipeline: Pipeline) -> None:
                 message = event.message
                 await handle_raw(pipeline, event.value, message.timestamp or 0.0, where(message))
 
+    # Faust's commit first flushes the producer buffer and waits until it is *empty*; every
+    # dedup event adds table changelog writes to that buffer, so under a steady backlog the
+    # commit never finished and a crash re-processed everything since the worker last went
+    # idle. Draining the buffer here once per commit interval lets the pending commit through.
+    drain_every = float(app.conf.broker_commit_interval)
+
     @app.agent(pipeline.staged_source, name="akhbar.dedup")
     async def dedup(stream: Any) -> None:
+        drained = time.monotonic()
         async for event in stream.events():  # one by one: table writes need the current event
             await handle_staged(pipeline, event.value, where(event.message))
+            if time.monotonic() - drained >= drain_every:
+                await app.producer.flush()
+                drained = time.monotonic()
 
     dedup_gauges = DedupGauges()
 
