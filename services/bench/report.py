@@ -99,8 +99,29 @@ class BenchReport:
                 },
                 "baselines": {b.kind: baseline_dict(b) for b in (raw, naive) if b},
             }
-        report |= {"offline": self.offline, "machine": self.machine, "notes": self.notes}
+        notes = self.notes + findings(p, throughput, self.machine)
+        report |= {"offline": self.offline, "machine": self.machine, "notes": notes}
         return report
+
+
+def findings(pipeline: PipelineResult | None, throughput: float, host: dict[str, Any]) -> list[str]:
+    """Warnings about this run that change how its numbers should be read."""
+    notes = []
+    cores = float(host.get("cpu_count") or 1)
+    if pipeline and pipeline.machine_busy_cores >= 0.9 * cores:
+        notes.append(
+            f"CPU-starved: the machine was {pipeline.machine_busy_cores:.2f} of {cores:.0f} cores "
+            f"busy during the pipeline burst while the worker got {pipeline.worker_cpu_share:.2f}; "
+            "other processes were competing, so throughput is lower and stage times higher than "
+            "on an idle machine."
+        )
+    if pipeline and pipeline.rate > throughput > 0:
+        notes.append(
+            f"The steady rate ({pipeline.rate:g}/s) is above the measured throughput "
+            f"({throughput:g}/s): latency_at_rate_ms measures a growing backlog, not a live feed "
+            "the worker keeps up with; rerun with a lower --rate for that."
+        )
+    return notes
 
 
 def baseline_dict(result: BaselineResult) -> dict[str, Any]:
