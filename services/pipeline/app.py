@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,27 +47,19 @@ def chain_config(settings: Settings) -> ChainConfig:
 
 
 def broker_credentials(settings: Settings) -> Any:
-    """Faust credentials object for SASL and/or TLS, or None for PLAINTEXT."""
-    context: ssl.SSLContext | None = None
-    if settings.security_protocol.endswith("SSL"):
-        context = ssl.create_default_context(
-            purpose=ssl.Purpose.SERVER_AUTH,
-            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
-        )
-        if settings.ssl_certfile:
-            context.load_cert_chain(str(settings.ssl_certfile), settings.ssl_keyfile)
+    """Faust credentials object for SASL and/or TLS, or None for PLAINTEXT.
+
+    Built from ``Settings.kafka_client_options()``, the options every aiokafka client of ours
+    gets, so the worker cannot connect differently from the producer, the tail or the admin.
+    """
+    options = settings.kafka_client_options()
+    context = options.get("ssl_context")
     if settings.security_protocol.startswith("SASL"):
-        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
-        mechanism = settings.sasl_mechanism
-        if mechanism.startswith("SCRAM"):
-            return faust.SASLCredentials(
-                username=settings.sasl_username,
-                password=password,
-                mechanism=mechanism,
-                ssl_context=context,
-            )
         return faust.SASLCredentials(
-            username=settings.sasl_username, password=password, ssl_context=context
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"] or "",
+            mechanism=options["sasl_mechanism"],
+            ssl_context=context,
         )
     return context
 
