@@ -33,6 +33,9 @@ METHOD_NOTES = [
     "used during the burst / burst seconds (1.0 = one core saturated). machine_busy_cores: the "
     "same for every process on the machine (broker, bench and anything else running), out of "
     "cpu_count: a value near cpu_count means the numbers are CPU-starved.",
+    "The generated corpus only uses the seed articles' vocabulary (a few thousand words), so "
+    "per-word caches in the entity tagger stay hot: entities timings are optimistic next to a "
+    "real feed, dedup timings pessimistic (see akhbar.bench.corpus). --corpus takes real text.",
 ]
 
 
