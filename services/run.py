@@ -69,6 +69,8 @@ def run_all(inbox: Path, *, port: int = 0, samples: bool = True) -> int:
         "AKHBAR_BOOTSTRAP_SERVERS": broker.bootstrap,
         "AKHBAR_DATA_DIR": str(state_dir),
         "AKHBAR_SETTLE_SECONDS": os.environ.get("AKHBAR_SETTLE_SECONDS", "0.3"),
+        # One record per producer batch on the embedded broker (Settings.producer_max_batch_bytes).
+        "AKHBAR_PRODUCER_MAX_BATCH_BYTES": "1",
     }
     settings = Settings(bootstrap_servers=broker.bootstrap, data_dir=state_dir)
     print(

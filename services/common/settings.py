@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     dedup_max_entries: int = Field(default=500_000, ge=1)
     dedup_max_age_days: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=500, ge=1)
+    # Upper bound of one producer record batch, per partition. The embedded broker (Tansu 0.6)
+    # reports a partition's end offset as the first offset of its last batch + 1, so Faust's
+    # table recovery stops short of the last batch's other records; 1 byte makes every record a
+    # batch of its own, which `akhbar run` and the tests use. Apache Kafka needs no such thing.
+    producer_max_batch_bytes: int = Field(default=16384, ge=1)
     batch_within_seconds: float = Field(default=0.05, gt=0)
 
     # Producer

@@ -104,6 +104,7 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_linger_ms=2,
+        producer_max_batch_size=settings.producer_max_batch_bytes,
         # Start-up speed: no artificial wait before streams resume after a rebalance, and
         # short group timings (the embedded broker's group join is the slow step).
         stream_recovery_delay=0.0,

@@ -86,7 +86,13 @@ class AkhbarProcess:
 
 def akhbar_env(bootstrap: str, **settings: str | int | Path) -> dict[str, str]:
     """The environment for an akhbar process: bootstrap plus AKHBAR_<NAME> overrides."""
-    env = {**os.environ, "AKHBAR_BOOTSTRAP_SERVERS": bootstrap}
+    # One record per producer batch: works around the embedded broker's end-offset report
+    # (see Settings.producer_max_batch_bytes), which otherwise cuts table recovery short.
+    env = {
+        **os.environ,
+        "AKHBAR_BOOTSTRAP_SERVERS": bootstrap,
+        "AKHBAR_PRODUCER_MAX_BATCH_BYTES": "1",
+    }
     env.update({f"AKHBAR_{k.upper()}": str(v) for k, v in settings.items()})
     return env
 

@@ -173,10 +173,8 @@ def test_replay_repeats_the_first_decision(stack: DedupStack, seeds: list[tuple[
 # data dir it loses the last article before the restart; over the same rocksdb dir it refuses to
 # start (ConsistencyError, persisted offset > highwater). Whether it bites depends on batching,
 # hence not strict. Apache Kafka reports the end offset correctly.
-TANSU_END_OFFSET = "embedded Tansu reports a changelog end offset short of its last record batch"
 
 
-@pytest.mark.xfail(reason=TANSU_END_OFFSET, strict=False)
 def test_copy_seen_before_a_restart_over_a_fresh_data_dir(
     stack: DedupStack, seeds: list[tuple[str, str]]
 ) -> None:
@@ -198,7 +196,6 @@ def test_copy_seen_before_a_restart_over_a_fresh_data_dir(
     assert older["duplicate_of"] == "orig-0"  # seen in the first test, two workers ago
 
 
-@pytest.mark.xfail(reason=TANSU_END_OFFSET, strict=False)
 def test_copy_seen_before_a_restart_over_the_same_data_dir(
     stack: DedupStack, seeds: list[tuple[str, str]]
 ) -> None:
