@@ -171,8 +171,9 @@ def test_replay_repeats_the_first_decision(stack: DedupStack, seeds: list[tuple[
 # of the last record batch + 1, not the last offset + 1 (9 changelog records, end offset 7). When
 # the last batch holds several writes, Faust recovers only up to that short "end": over a fresh
 # data dir it loses the last article before the restart; over the same rocksdb dir it refuses to
-# start (ConsistencyError, persisted offset > highwater). Whether it bites depends on batching,
-# hence not strict. Apache Kafka reports the end offset correctly.
+# start (ConsistencyError, persisted offset > highwater). The tests' workers therefore run with
+# AKHBAR_PRODUCER_MAX_BATCH_BYTES=1 (one record per batch), as `akhbar run` does; without it these
+# two tests fail. Apache Kafka reports the end offset correctly.
 
 
 def test_copy_seen_before_a_restart_over_a_fresh_data_dir(
