@@ -173,7 +173,8 @@ def test_replay_repeats_the_first_decision(stack: DedupStack, seeds: list[tuple[
 # data dir it loses the last article before the restart; over the same rocksdb dir it refuses to
 # start (ConsistencyError, persisted offset > highwater). The tests' workers therefore run with
 # AKHBAR_PRODUCER_MAX_BATCH_BYTES=1 (one record per batch), as `akhbar run` does; without it these
-# two tests fail whenever the last batch before the restart held several records. Apache Kafka reports the end offset correctly.
+# two tests fail whenever the last batch before the restart held several records. Apache Kafka
+# reports the end offset correctly.
 
 
 def test_copy_seen_before_a_restart_over_a_fresh_data_dir(
