@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import ahocorasick
+import numpy as np
 
 from akhbar.pipeline.ner.text import PROCLITICS, norm, tokenize
 from akhbar.pipeline.stages.article import EntityType
@@ -83,27 +85,49 @@ class KnowledgeBase:
                 entries.append(KbEntry(cols[0], cols[1], cols[2], cols[3], variants))
         return cls(entries)
 
-    def match(self, nwords: Sequence[str]) -> list[KbMatch]:
-        """Longest leftmost non-overlapping KB names over normalised tokens."""
+    def match(self, nwords: Sequence[str], bounds: Sequence[int] = ()) -> list[KbMatch]:
+        """Longest leftmost non-overlapping KB names over normalised tokens.
+
+        With sentence ``bounds`` (as in ``SplitText``) the tokens are many sentences, searched in
+        one pass, and no name spans two of them.
+        """
         if not nwords:
             return []
         text = " " + " ".join(nwords) + " "
-        # Token index of each space that opens a token, so matches map back to tokens.
-        starts: dict[int, int] = {}
-        pos = 0
-        for i, w in enumerate(nwords):
-            starts[pos] = i
-            pos += len(w) + 1
-        found: list[KbMatch] = []
-        for end_char, (key_len, n_tokens, n_prefix, entry) in self._automaton.iter(text):
-            first = starts[end_char - key_len + 1]
-            found.append(KbMatch(first, first + n_tokens, entry, n_prefix))
+        hits = list(self._automaton.iter(text))
+        if not hits:
+            return []
+        # opens[i]: where the space in front of token i sits (opens[-1]: the closing space).
+        opens = np.zeros(len(nwords) + 1, dtype=np.intp)
+        np.cumsum(np.fromiter(map(len, nwords), np.intp, len(nwords)) + 1, out=opens[1:])
+        ends = np.fromiter((end for end, _ in hits), np.intp, len(hits))
+        key_lens = np.fromiter((value[0] for _, value in hits), np.intp, len(hits))
+        openings = ends - key_lens + 1
+        firsts = opens.searchsorted(openings)
+        found: list[tuple[int, int, int, int, KbEntry]] = []
+        for k, (first, opening, (end_char, (_, n_tokens, n_prefix, entry))) in enumerate(
+            zip(firsts.tolist(), openings.tolist(), hits, strict=True)
+        ):
+            last = first + n_tokens
+            if last >= len(opens) or opens[first] != opening or opens[last] != end_char:
+                # Not on token edges: a token whose matching form holds a space (NFKC turns
+                # some ligatures into words) took part of the name.
+                continue
+            if (
+                n_tokens > 1
+                and bounds
+                and bisect_right(bounds, first) < bisect_right(bounds, last - 1)
+            ):
+                continue  # across a sentence end
+            found.append((first, -last, k, n_prefix, entry))
         # Longest first among those starting at the same token, then greedy left to right.
-        found.sort(key=lambda m: (m.start, -m.end))
+        found.sort()
         chosen: list[KbMatch] = []
-        for m in found:
-            if not chosen or m.start >= chosen[-1].end:
-                chosen.append(m)
+        end = 0
+        for first, minus_last, _, n_prefix, entry in found:
+            if first >= end:
+                end = -minus_last
+                chosen.append(KbMatch(first, end, entry, n_prefix))
         return chosen
 
     def __len__(self) -> int:
