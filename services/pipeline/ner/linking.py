@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from akhbar.pipeline.ner.kb import KbEntry, KnowledgeBase, normalize_name
-from akhbar.pipeline.ner.text import word_set
+from akhbar.pipeline.ner.text import Memo, word_set
 from akhbar.pipeline.stages.article import EntityType
 
 # Arabic given names that differ only in a long vowel or in the g-letters; exact form kept.
@@ -42,11 +42,14 @@ def token_key(nword: str) -> str:
     return skeleton[:-1] if skeleton.endswith("ه") and len(skeleton) > 3 else skeleton
 
 
+_TOKEN_KEYS = Memo(token_key)  # three regex passes a word; names recur across articles
+
+
 def name_key(nwords: Sequence[str], entity_type: EntityType) -> tuple[str, ...]:
     """Key of a whole name; organisation names are Arabic phrases, so they stay exact."""
     if entity_type == "ORG":
         return tuple(nwords)
-    return tuple(token_key(w) for w in nwords)
+    return tuple(map(_TOKEN_KEYS.__getitem__, nwords))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,14 @@ class Linker:
             for spelling in (entry.name, *entry.variants):
                 key = name_key(normalize_name(spelling).split(), entry.type)
                 self._by_key.setdefault((entry.type, key), entry)
+        # A pure function of the name and the KB, and the same names recur: memoised.
+        self._links: Memo[tuple[tuple[str, ...], EntityType], Link] = Memo(self._link)
 
     def link(self, nwords: Sequence[str], entity_type: EntityType) -> Link:
+        return self._links[tuple(nwords), entity_type]
+
+    def _link(self, name: tuple[tuple[str, ...], EntityType]) -> Link:
+        nwords, entity_type = name
         entry = self.kb.by_key.get(" ".join(nwords))
         if entry is not None and entry.type == entity_type:
             return Link(entry.id, entry.name, True)
@@ -85,11 +94,19 @@ class Linker:
         Returns index -> index of the fuller name; used for surnames (لافروف after سيرغي لافروف).
         """
         keys = [(t, name_key(words, t)) for t, words in names]
+        # A name can only be the tail of names that end in the same word: compare within those.
+        by_last: dict[tuple[EntityType, str], list[int]] = {}
+        for j, (etype, key) in enumerate(keys):
+            if key:
+                by_last.setdefault((etype, key[-1]), []).append(j)
         result: dict[int, int] = {}
         for i, (etype, key) in enumerate(keys):
+            if not key:
+                continue
             fuller = {
-                keys[j][1]: j for j, (t, k) in enumerate(keys)
-                if t == etype and len(k) > len(key) and k[-len(key):] == key
+                keys[j][1]: j
+                for j in by_last[etype, key[-1]]
+                if len(keys[j][1]) > len(key) and keys[j][1][-len(key) :] == key
             }
             if len(fuller) == 1:
                 result[i] = next(iter(fuller.values()))
