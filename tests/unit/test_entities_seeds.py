@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from akhbar.pipeline.ner.text import split_sentences, tokenize
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.entities import EntityTagger
 
@@ -76,3 +77,22 @@ def test_jaafari_surname_meets_full_name(person_ids: dict[str, set[str]]) -> Non
 
 def test_two_bashars_stay_apart(person_ids: dict[str, set[str]]) -> None:
     assert person_ids["بشار الأسد"].isdisjoint(person_ids["بشار الجعفري"])
+
+
+@pytest.fixture(scope="module")
+def tagger() -> EntityTagger:
+    return EntityTagger.load_default()
+
+
+@pytest.mark.parametrize("path", sorted(SEEDS.glob("*.txt")), ids=lambda p: p.stem)
+def test_article_tagged_at_once_equals_sentence_by_sentence(
+    tagger: EntityTagger, path: Path
+) -> None:
+    """The stage tags, matches and merges a whole article in one pass; sentences stay apart."""
+    text = path.read_text(encoding="utf-8")
+    sentences = split_sentences(tokenize(text))
+    at_once = tagger.find(text, sentences)
+    one_by_one = [found for sentence in sentences for found in tagger.find(text, [sentence])]
+    assert at_once == one_by_one
+    grouped = [m for entity in tagger.entities(text) for m in entity.mentions]
+    assert sorted(grouped, key=lambda m: m.start) == [found.mention for found in at_once]

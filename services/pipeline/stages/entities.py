@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from functools import partial
+from itertools import accumulate, chain
+from operator import attrgetter
 from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from akhbar.pipeline.ner.features import NAME_DESCRIPTORS, trigger_class
 from akhbar.pipeline.ner.kb import KbEntry, KbMatch, KnowledgeBase
 from akhbar.pipeline.ner.linking import Link, Linker
-from akhbar.pipeline.ner.model import NerModel
+from akhbar.pipeline.ner.model import GAZ_INDEX, NerModel
 from akhbar.pipeline.ner.text import (
+    Memo,
     Token,
     clitic_splits,
-    norm,
+    norms,
     original_offset,
-    split_sentences,
+    split_text,
     strip_known,
-    tokenize,
 )
 from akhbar.pipeline.stages.article import Article, Entity, EntityType, Mention
+
+# Where token i sits in the text: (start, end).
+SpanOf = Callable[[int], tuple[int, int]]
+_START = attrgetter("start")
+ENTITY_TYPES: tuple[EntityType, ...] = ("PER", "LOC", "ORG")
 
 
 class Span(NamedTuple):
@@ -48,6 +59,13 @@ class EntityTagger:
         self.model = model
         self.kb = kb
         self.linker = linker or Linker(kb)
+        # Pure functions of one normalised word (and the fixed model), asked again and again.
+        self._descriptors = Memo(lambda nword: bool(trigger_class(nword)))
+        self._head_nouns = Memo(_is_head_noun)
+        self._proclitics = Memo(self._proclitic)
+        names = model.labels
+        self._kinds = np.array([ENTITY_TYPES.index(n[2:]) if n != "O" else -1 for n in names])
+        self._begins = np.array([n.startswith("B-") for n in names])
 
     @classmethod
     def load_default(cls) -> EntityTagger:
@@ -60,42 +78,73 @@ class EntityTagger:
         return article
 
     def entities(self, text: str) -> list[Entity]:
-        return self._group(self.find(text, split_sentences(tokenize(text))))
+        words, bounds, found = split_text(text)
+        return self._group(self._find(text, words, bounds, lambda i: found[i].span()))
 
     def find(self, text: str, sentences: Sequence[Sequence[Token]]) -> list[Found]:
         """Linked mentions in text order; CoNLL passes its own tokens, one sentence per list."""
-        nsentences = [[norm(t.text) for t in tokens] for tokens in sentences]
-        all_matches = [self.kb.match(nwords) for nwords in nsentences]
-        gazetteer = []
-        for tokens, matches in zip(sentences, all_matches, strict=True):
-            gaz = ["O"] * len(tokens)
-            for m in matches:
-                inside = ["I-" + m.entry.type] * (m.end - m.start - 1)
-                gaz[m.start : m.end] = ["B-" + m.entry.type, *inside]
-            gazetteer.append(gaz)
-        labels = self.model.tag_many([[t.text for t in tokens] for tokens in sentences], gazetteer)
+        tokens = list(chain.from_iterable(sentences))
+        bounds = list(accumulate(map(len, sentences), initial=0))
+        words = [t.text for t in tokens]
+        return self._find(text, words, bounds, lambda i: (tokens[i].start, tokens[i].end))
+
+    def _find(self, text: str, words: list[str], bounds: list[int], span_of: SpanOf) -> list[Found]:
+        """Mentions of an article's sentences (``words[bounds[s]:bounds[s + 1]]``), tagged at once.
+
+        Token indices run over the whole article; spans and KB names never cross a sentence.
+        """
+        nwords = norms(words)
+        matches = self.kb.match(nwords, bounds)
+        gaz = bytearray(len(words))  # GAZ_TAGS ids
+        for m in matches:
+            begin = GAZ_INDEX["B-" + m.entry.type]
+            gaz[m.start] = begin
+            for i in range(m.start + 1, m.end):
+                gaz[i] = begin + 1
+        labels = self.model.tag_ids(words, bounds, np.frombuffer(gaz, dtype=np.int8))
+        descriptor = partial(self._is_descriptor, nwords)
         out: list[Found] = []
-        for tokens, nwords, matches, tags in zip(
-            sentences, nsentences, all_matches, labels, strict=True
-        ):
-            descriptor = partial(self._is_descriptor, nwords)
-            for span in _merge(matches, _bio_spans(tags), descriptor):
-                # Titles the CRF took into a person's span (برئاسة الجعفري) and head nouns in
-                # front of a KB name (مدينة مشهد) are not the name.
-                while span.end - span.start > 1 and (
-                    (span.entry is None and span.type == "PER" and descriptor(span.start))
-                    or (span.entry is not None and self._is_head_noun(nwords, span.start))
-                ):
-                    span = span._replace(start=span.start + 1, prefix=0)
-                out.append(self._found(text, tokens, nwords, span))
+        for span in _merge(matches, self._crf_spans(labels, bounds), descriptor):
+            # Titles the CRF took into a person's span (برئاسة الجعفري) and head nouns in
+            # front of a KB name (مدينة مشهد) are not the name.
+            while span.end - span.start > 1 and (
+                (span.entry is None and span.type == "PER" and descriptor(span.start))
+                or (span.entry is not None and self._head_nouns[nwords[span.start]])
+            ):
+                span = span._replace(start=span.start + 1, prefix=0)
+            out.append(self._found(text, span_of, nwords, span))
         return out
 
-    def _found(self, text: str, tokens: Sequence[Token], nwords: list[str], span: Span) -> Found:
+    def _crf_spans(self, labels: npt.NDArray[np.intp], bounds: list[int]) -> list[Span]:
+        """Spans of the BIO labels; an I- that does not continue its type opens a new span.
+
+        A span runs from a token that opens one (a B-, an I- of another type than the token
+        before, the first of a sentence) over the I- of its type that follow.
+        """
+        kind = self._kinds[labels]  # index into ENTITY_TYPES, -1 for O
+        tagged = kind >= 0
+        before = np.empty_like(kind)
+        before[1:] = kind[:-1]
+        before[bounds[:-1]] = -1  # nothing continues into a sentence
+        opens = tagged & (self._begins[labels] | (kind != before))
+        goes_on = np.zeros_like(tagged)
+        goes_on[:-1] = tagged[1:] & ~opens[1:]
+        starts = np.flatnonzero(opens)
+        ends = np.flatnonzero(tagged & ~goes_on) + 1
+        return [
+            Span(start, end, ENTITY_TYPES[k], None, 0)
+            for start, end, k in zip(
+                starts.tolist(), ends.tolist(), kind[starts].tolist(), strict=True
+            )
+        ]
+
+    def _found(self, text: str, span_of: SpanOf, nwords: list[str], span: Span) -> Found:
         """The mention (proclitic cut off) and its link for one span."""
-        prefix = span.prefix if span.entry else self._proclitic(nwords[span.start])
-        first = tokens[span.start]
-        start = first.start + original_offset(first.text, prefix) if prefix else first.start
-        end = tokens[span.end - 1].end
+        prefix = span.prefix if span.entry else self._proclitics[nwords[span.start]]
+        start, first_end = span_of(span.start)
+        if prefix:
+            start += original_offset(text[start:first_end], prefix)
+        end = span_of(span.end - 1)[1]
         words = (nwords[span.start][prefix:], *nwords[span.start + 1 : span.end])
         if prefix and words[0].startswith("ل") and nwords[span.start][prefix - 1] == "ل":
             words = ("ا" + words[0], *words[1:])  # لل = ل + ال, the article's alef dropped
@@ -107,11 +156,7 @@ class EntityTagger:
 
     def _is_descriptor(self, nwords: Sequence[str], i: int) -> bool:
         """A title or a head noun that introduces a name (``trigger_class`` is non-empty)."""
-        return bool(trigger_class(nwords[i]))
-
-    def _is_head_noun(self, nwords: Sequence[str], i: int) -> bool:
-        word = nwords[i]
-        return any(f in NAME_DESCRIPTORS for f in (word, *(r for _, r in clitic_splits(word))))
+        return self._descriptors[nwords[i]]
 
     def _proclitic(self, nword: str) -> int:
         """How many leading letters of an entity's first word are proclitics."""
@@ -133,7 +178,9 @@ class EntityTagger:
         entities: dict[str, Entity] = {}
         longest: dict[str, Found] = {}
         for f, link in zip(found, links, strict=True):
-            entity = entities.setdefault(link.id, Entity(link.id, f.type, "", [], link.kb))
+            entity = entities.get(link.id)
+            if entity is None:
+                entity = entities[link.id] = Entity(link.id, f.type, "", [], link.kb)
             entity.mentions.append(f.mention)
             best = longest.get(link.id)
             if best is None or len(f.words) > len(best.words):
@@ -143,24 +190,13 @@ class EntityTagger:
             entity.name = kb_entry.name if kb_entry else longest[entity_id].mention.text
             if kb_entry:
                 entity.type = kb_entry.type
-            entity.mentions.sort(key=lambda m: m.start)
+            entity.mentions.sort(key=_START)
         return list(entities.values())
 
 
-def _bio_spans(labels: list[str]) -> list[Span]:
-    """Spans from BIO labels; an I- that does not continue its type opens a new span."""
-    spans: list[Span] = []
-    if labels.count("O") == len(labels):
-        return spans  # most sentences: skip the per-token loop
-    start, current = 0, ""
-    for i, label in enumerate([*labels, "O"]):
-        kind = label[2:]
-        if current and (label == "O" or label.startswith("B-") or kind != current):
-            spans.append(Span(start, i, current, None, 0))
-            current = ""
-        if label != "O" and not current:
-            start, current = i, kind
-    return spans
+def _is_head_noun(nword: str) -> bool:
+    """A head noun like مدينة that news puts in front of a name, looking through proclitics."""
+    return any(f in NAME_DESCRIPTORS for f in (nword, *(r for _, r in clitic_splits(nword))))
 
 
 def _merge(
@@ -171,23 +207,36 @@ def _merge(
     A KB name wins over CRF spans it overlaps, except a CRF span that strictly contains it with
     more than descriptor words (titles, ``تنظيم``, ``مدينة``) in front: the CRF saw a longer name
     there (``جامعة دمشق``). Such a span keeps the KB entry when the types agree.
+
+    Each list is sorted and non-overlapping, and neither crosses a sentence end, so a whole
+    article merges in one pass: the KB names in or across a CRF span are found by bisection.
     """
-    spans: list[Span] = []
-    covered: list[KbMatch] = []
+    starts = [m.start for m in matches]
+    taken: list[Span] = []  # CRF spans that contain a shorter KB name and win over it
+    kept: list[Span] = []  # CRF spans no KB name touches
+    covered: set[int] = set()
     for s in crf:
-        inner = [m for m in matches if s.start <= m.start and m.end <= s.end]
-        longer = [m for m in inner if (s.end - s.start) > (m.end - m.start)]
-        if not longer:
+        lo = bisect_left(starts, s.start)
+        hi = bisect_left(starts, s.end)  # matches[lo:hi] start inside s
+        if lo == hi:
+            # No KB name starts inside. The span stands unless one from before reaches in; as
+            # matches do not overlap, the last one before it reaches furthest.
+            if not lo or matches[lo - 1].end <= s.start:
+                kept.append(s)
             continue
-        m = longer[0]
-        if m.end == s.end and all(descriptor(i) for i in range(s.start, m.start)):
-            continue  # only descriptors in front: the KB span is the name
-        entry = m.entry if len(inner) == 1 and m.entry.type == s.type else None
-        spans.append(s._replace(entry=entry, prefix=0))
-        covered += inner
-    spans += [
-        Span(m.start, m.end, m.entry.type, m.entry, m.prefix) for m in matches if m not in covered
+        inner = [j for j in range(lo, hi) if matches[j].end <= s.end]
+        longer = [j for j in inner if s.end - s.start > matches[j].end - matches[j].start]
+        if longer:
+            m = matches[longer[0]]
+            if m.end != s.end or not all(descriptor(i) for i in range(s.start, m.start)):
+                entry = m.entry if len(inner) == 1 and m.entry.type == s.type else None
+                taken.append(s._replace(entry=entry, prefix=0))
+                covered.update(inner)
+                continue
+        # Otherwise a KB name inside the span overlaps it, and the span gives way.
+    names = [
+        Span(m.start, m.end, m.entry.type, m.entry, m.prefix)
+        for j, m in enumerate(matches)
+        if j not in covered
     ]
-    taken = [(s.start, s.end) for s in spans]
-    spans += [s for s in crf if not any(s.start < e and b < s.end for b, e in taken)]
-    return sorted(spans, key=lambda s: s.start)
+    return sorted([*taken, *names, *kept], key=_START)
