@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from unicodedata import name
+from unittest.mock import patch
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from akhbar.pipeline.stages import orthography
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.boilerplate import BoilerplateRules
 from akhbar.pipeline.stages.errors import RejectedArticle
@@ -15,7 +18,9 @@ from akhbar.pipeline.stages.orthography import (
     _ALPHABET,
     _BREAK_RUN,
     _SPACE_RUN,
+    EncodedLines,
     collapse_whitespace,
+    encode_text,
     letter_counts,
     normalize_for_matching,
     normalize_with_offsets,
@@ -149,3 +154,91 @@ def test_match_fields_are_the_matching_forms_of_text_and_title(body: str) -> Non
     assert article.match_text == reference_normalize_for_matching(article.text)
     assert article.match_title == reference_normalize_for_matching(article.title)
     assert article.text == collapse_whitespace(article.text)
+
+
+# Text the encoded line path takes: the text alphabet, heavy in whitespace of every kind, marks
+# the fold deletes (whole tokens of them too), tatweel, the ellipsis and Latin letters.
+TEXT_ALPHABET = sorted({*_ALPHABET, "\u2026"})
+EDGY = list(" \n\n\t\r\u00a0\x0b\x1c\x1f\u0640\u064b\u0651\u200f\ufeff\u2026Ax")
+DELETED = list("\u0640\u064b\u0651\u0670\u200b\u200f\u202b\ufeff\u00ad")
+_token = st.one_of(
+    st.text(st.sampled_from(TEXT_ALPHABET), min_size=1, max_size=6),
+    st.text(st.sampled_from(DELETED), min_size=1, max_size=3),  # folds away whole
+)
+_gap = st.text(st.sampled_from(" \n\t\r\u00a0\x0b\x1c\x1f"), min_size=1, max_size=3)
+encoded_text = st.one_of(
+    st.text(st.one_of(st.sampled_from(TEXT_ALPHABET), st.sampled_from(EDGY)), max_size=80),
+    st.lists(st.tuples(_token, st.one_of(st.just(" "), st.just("\n"), _gap)), max_size=12).map(
+        lambda pairs: "".join(token + gap for token, gap in pairs)
+    ),
+)
+
+
+def _reference_lines(s: str) -> list[str]:
+    return [line for line in collapse_whitespace(s).split("\n") if line]
+
+
+@settings(max_examples=500, deadline=None)
+@given(encoded_text)
+@example("\u064b x\nab")  # a line that starts with a token the fold deletes
+@example("x \u0640\nab")
+def test_encoded_lines_are_the_reference_lines_and_keys(s: str) -> None:
+    """EncodedLines tidies like collapse_whitespace, keeps str and bytes equal, and its one-fold
+    keys (when it gives them) are each line's reference key."""
+    tidy = EncodedLines.of(s)
+    assert tidy is not None
+    assert tidy.lines == _reference_lines(s)
+    assert tidy.encoded == [encode_text(line) for line in tidy.lines]
+    keys = tidy.keys()
+    if keys is not None:
+        assert keys == [reference_normalize_for_matching(line) for line in tidy.lines]
+
+
+@settings(max_examples=500, deadline=None)
+@given(encoded_text, st.data())
+def test_encoded_stretch_key_and_ratio_match_the_reference(s: str, data: st.DataObject) -> None:
+    """The key and Arabic letter ratio of any stretch from a word's edge to a line's end equal
+    the reference key and the ratio from letter_counts."""
+    tidy = EncodedLines.of(s)
+    assert tidy is not None
+    joined = "\n".join(tidy.lines)
+    edges = [0, *(i + 1 for i, ch in enumerate(joined) if ch in " \n")]
+    ends = [len(joined), *(i for i, ch in enumerate(joined) if ch == "\n")]
+    start = data.draw(st.sampled_from(edges))
+    end = data.draw(st.sampled_from([e for e in ends if e >= start] or [len(joined)]))
+    stretch = joined[start:end]
+    assert tidy.key(start, end) == reference_normalize_for_matching(stretch)
+    arabic, letters = letter_counts(stretch)
+    assert tidy.arabic_letter_ratio(start, end) == (arabic / letters if letters else 0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(encoded_text, any_text))
+def test_offsets_fast_path_equals_folding_char_by_char(s: str) -> None:
+    """normalize_with_offsets' shortcut (a key as long as the text) gives the char-by-char
+    result."""
+    slow = orthography._collapse_whitespace_with_offsets(*orthography._fold_with_offsets(s), len(s))
+    assert normalize_with_offsets(s) == slow
+
+
+def _outcome(normalizer: Normalizer, body: str, title: str) -> object:
+    try:
+        article = normalizer(Article(id="p", title=title, body=body))
+    except RejectedArticle as rejected:
+        return rejected.reason, str(rejected)
+    return replace(article, timings={})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(line, encoded_text, st.sampled_from(FURNITURE)), max_size=8).map("\n".join),
+    st.sampled_from(["", "عنوان"]),
+)
+def test_encoded_path_equals_the_plain_path(body: str, title: str) -> None:
+    """The stage gives the same article (or rejection) whether the body goes the encoded way or
+    the plain str way, gates included."""
+    normalizer = Normalizer(RULES, min_chars=20, min_arabic_ratio=0.6)
+    fast = _outcome(normalizer, body, title)
+    with patch.object(EncodedLines, "of", return_value=None):
+        plain = _outcome(normalizer, body, title)
+    assert fast == plain

@@ -184,3 +184,14 @@ def test_token_memo_stays_bounded() -> None:
     long_token = "😀" + "أ" * 100
     assert memo[long_token] == "😀" + "ا" * 100
     assert long_token not in memo
+
+
+def test_text_alphabet_fits_a_charmap_and_tatweel_is_the_only_deleted_letter() -> None:
+    """The text alphabet (matching alphabet plus the ellipsis) has at most 256 characters, and
+    the one letter the fold deletes is tatweel, which the letter counts add back by itself."""
+    alphabet = orthography._TEXT_ALPHABET
+    assert len(alphabet) <= 256
+    assert alphabet[orthography._ELLIPSIS_CODE] == "\u2026"
+    deleted = [ch for ch in alphabet if ch.isalpha() and FOLD_TABLE.get(ord(ch), ch) is None]
+    assert deleted == [alphabet[orthography._TATWEEL_CODE]] == ["\u0640"]
+    assert not [ch for ch in alphabet if ch.isspace() and FOLD_TABLE.get(ord(ch), ch) is None]

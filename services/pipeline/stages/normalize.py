@@ -22,6 +22,7 @@ from akhbar.pipeline.stages.article import Article, Dateline
 from akhbar.pipeline.stages.boilerplate import BoilerplateRules
 from akhbar.pipeline.stages.errors import RejectedArticle
 from akhbar.pipeline.stages.orthography import (
+    EncodedLines,
     letter_counts,
     normalize_for_matching,
     normalize_with_offsets,
@@ -51,58 +52,53 @@ class Normalizer:
         self.min_arabic_ratio = min_arabic_ratio
 
     def __call__(self, article: Article) -> Article:
-        lines = _split_lines(article.body)
-        folded = _fold_lines(lines)
-        byline, dateline, lines, folded = self._strip_head(lines, folded)
-        end = self._tail_end(lines, folded)
-        text = "\n".join(lines[:end])
-        self._check_gate(text)
-        title = article.title or (lines[0] if lines else "")
-        return replace(
-            article,
-            title=title,
-            text=text,
-            # normalize_for_matching(text), without folding the text a second time
-            match_text="\n".join(filter(None, folded[:end])),
-            match_title=normalize_for_matching(title),
-            dateline=dateline,
-            byline=byline,
-            boilerplate_chars=sum(map(len, lines[end:])),
-            language="ar",
-        )
-
-    def _check_gate(self, text: str) -> None:
+        lines = _Lines(article.body)
+        byline, dateline = self._strip_head(lines)
+        end = self._tail_end(lines)
+        text = "\n".join(lines.text[:end])
         if len(text) < self.min_chars:
             raise RejectedArticle("too_short", f"{len(text)} chars < {self.min_chars}")
-        arabic, letters = letter_counts(text)
-        ratio = arabic / letters if letters else 0.0
+        match_text, ratio = lines.match_text_and_arabic_ratio(text, end)
         if ratio < self.min_arabic_ratio:
             raise RejectedArticle(
                 "not_arabic", f"Arabic letters {ratio:.2f} of letters < {self.min_arabic_ratio}"
             )
+        title = article.title or (lines.text[0] if lines.text else "")
+        return replace(
+            article,
+            title=title,
+            text=text,
+            match_text=match_text,
+            match_title=normalize_for_matching(title),
+            dateline=dateline,
+            byline=byline,
+            boilerplate_chars=sum(map(len, lines.text[end:])),
+            language="ar",
+        )
 
-    def _strip_head(
-        self, lines: list[str], folded: list[str]
-    ) -> tuple[str | None, Dateline | None, list[str], list[str]]:
+    def _strip_head(self, lines: _Lines) -> tuple[str | None, Dateline | None]:
         byline: str | None = None
         dateline: Dateline | None = None
         # A byline and a dateline each come at most once, in either order.
         for _ in range(2):
-            if not lines:
+            if not lines.text:
                 break
-            if byline is None and (found := self._byline(lines[0], folded[0])) is not None:
-                byline, lines, folded = found, lines[1:], folded[1:]
-            elif dateline is None and (parsed := self._dateline(lines[0])) is not None:
+            if byline is None and (found := self._byline(lines)) is not None:
+                byline = found
+                lines.drop_first()
+            elif dateline is None and (parsed := self._dateline(lines.text[0])) is not None:
                 dateline, rest = parsed
                 if rest:
-                    lines = [rest, *lines[1:]]
-                    folded = [normalize_for_matching(rest), *folded[1:]]
+                    lines.cut_first(rest)
                 else:
-                    lines, folded = lines[1:], folded[1:]
-        return byline, dateline, lines, folded
+                    lines.drop_first()
+            else:
+                break  # the same line would be checked again for nothing
+        return byline, dateline
 
-    def _byline(self, line: str, folded_line: str) -> str | None:
-        if len(line) > MAX_RULE_LINE or not self.rules.byline.match(folded_line):
+    def _byline(self, lines: _Lines) -> str | None:
+        line = lines.text[0]
+        if len(line) > MAX_RULE_LINE or not self.rules.byline.match(lines.key(0)):
             return None
         folded, offsets = normalize_with_offsets(line)
         found = self.rules.byline.match(folded)
@@ -128,14 +124,14 @@ class Normalizer:
                 return Dateline(raw=raw, places=places, agency=agency), " ".join(words[count:])
         return None
 
-    def _tail_end(self, lines: list[str], folded: list[str]) -> int:
+    def _tail_end(self, lines: _Lines) -> int:
         """Index of the first line of the furniture block that ends the body (len if none)."""
 
         def rule_form(index: int) -> str:
             # Furniture lines are short; a long line is article text and never matches.
-            return folded[index] if len(lines[index]) <= MAX_RULE_LINE else ""
+            return lines.key(index) if len(lines.text[index]) <= MAX_RULE_LINE else ""
 
-        end = len(lines)
+        end = len(lines.text)
         changed = True
         while changed and end > 0:
             changed = False
@@ -159,6 +155,63 @@ class Normalizer:
         )
 
 
+class _Lines:
+    """An article body's lines, tidied as ``collapse_whitespace`` does, and their matching keys.
+
+    The head rules drop the first line or cut its start, so the lines left are always one
+    stretch ``"\\n".join(lines)[cut:]`` of the tidied body: for a body in the text alphabet
+    (almost always), keys, ``match_text`` and letter counts come from the bytes of that stretch
+    (see ``EncodedLines``); otherwise from plain ``str`` functions.
+    """
+
+    __slots__ = ("_cut", "_encoded", "_keys", "_keys_line_local", "text")
+
+    def __init__(self, body: str) -> None:
+        self._encoded = EncodedLines.of(body)
+        self._cut = 0
+        keys = None
+        if self._encoded is None:
+            self.text = _split_lines(body)
+        else:
+            self.text = list(self._encoded.lines)
+            keys = self._encoded.keys()
+        # With keys from one fold, match_text is made of them; else folded as one stretch.
+        self._keys_line_local = keys is not None
+        self._keys: list[str | None] = [None] * len(self.text) if keys is None else list(keys)
+
+    def key(self, index: int) -> str:
+        """``normalize_for_matching(self.text[index])``."""
+        key = self._keys[index]
+        if key is None:
+            key = self._keys[index] = normalize_for_matching(self.text[index])
+        return key
+
+    def drop_first(self) -> None:
+        self._cut += len(self.text[0]) + 1
+        del self.text[0], self._keys[0]
+
+    def cut_first(self, rest: str) -> None:
+        """Keep only ``rest`` of the first line: a tidy end of it."""
+        line = self.text[0]
+        if not line.endswith(rest):
+            raise ValueError(f"{rest!r} does not end {line!r}")
+        self._cut += len(line) - len(rest)
+        self.text[0], self._keys[0] = rest, None
+
+    def match_text_and_arabic_ratio(self, text: str, end: int) -> tuple[str, float]:
+        """``normalize_for_matching(text)`` and the share of its letters that are Arabic, where
+        ``text`` is the first ``end`` lines joined."""
+        if self._encoded is None:
+            arabic, letters = letter_counts(text)
+            return normalize_for_matching(text), arabic / letters if letters else 0.0
+        start, stop = self._cut, self._cut + len(text)
+        ratio = self._encoded.arabic_letter_ratio(start, stop)
+        if not self._keys_line_local:
+            return self._encoded.key(start, stop), ratio
+        # The key is line-local, so the lines' keys make up the text's (a line may fold to "").
+        return "\n".join(filter(None, map(self.key, range(end)))), ratio
+
+
 def _split_lines(body: str) -> list[str]:
     """The body's lines, whitespace-tidied, blank ones dropped: ``collapse_whitespace(body)``."""
     return list(filter(None, map(_tidy_line, body.splitlines())))
@@ -176,17 +229,6 @@ def _tidy_line(line: str) -> str:
     if "  " not in line and line[:1] != " " and line[-1:] != " ":
         return line
     return " ".join(line.split())
-
-
-def _fold_lines(lines: list[str]) -> list[str]:
-    """``normalize_for_matching`` of each line (which holds no line break), in one call."""
-    folded = normalize_for_matching("\n".join(lines))
-    parts = folded.split("\n") if folded else []
-    # The key is line-local, so the parts are the lines' keys unless a line folds to nothing
-    # (a tatweel rule, say) and its part is missing.
-    if len(parts) == len(lines):
-        return parts
-    return [normalize_for_matching(line) for line in lines]
 
 
 def bench(articles: Sequence[Article], repeat: int = 20) -> float:

@@ -199,7 +199,9 @@ _ENCODING_MAP = codecs.charmap_build(_ALPHABET)
 _FOLD_BYTES, _DELETED_BYTES = _build_byte_fold(_ALPHABET)
 _EDGE_SPACES = frozenset(bytes([_ALPHABET.index(ch)]) for ch in _ALPHABET if ch.isspace())
 # Everything but the whitespace that collapsing always rewrites (tab, CR, form feed, ...).
-_NOT_ODD_SPACE = bytes(i for i, ch in enumerate(_ALPHABET) if not ch.isspace() or ch in " \n")
+_NOT_ODD_SPACE_MATCHING = bytes(
+    i for i, ch in enumerate(_ALPHABET) if not ch.isspace() or ch in " \n"
+)
 
 
 def _fold_in_alphabet(s: str) -> str | None:
@@ -223,14 +225,16 @@ def _fold_in_alphabet(s: str) -> str | None:
 def _needs_collapse(folded: bytes) -> bool:
     # Usually false (the cleaned text is already tidy), and these scans are far cheaper than
     # splitting the text into words.
+    # ``bytes.find``, not ``in``: ``in`` first tries the needle as an int and pays for a
+    # TypeError (~1 us), which dominates on short texts such as titles.
     return (
         folded[:1] in _EDGE_SPACES
         or folded[-1:] in _EDGE_SPACES
-        or b"  " in folded
-        or b" \n" in folded
-        or b"\n " in folded
-        or b"\n\n" in folded
-        or bool(folded.translate(None, _NOT_ODD_SPACE))
+        or folded.find(b"  ") >= 0
+        or folded.find(b" \n") >= 0
+        or folded.find(b"\n ") >= 0
+        or folded.find(b"\n\n") >= 0
+        or bool(folded.translate(None, _NOT_ODD_SPACE_MATCHING))
     )
 
 
@@ -296,6 +300,13 @@ def normalize_with_offsets(s: str) -> tuple[str, list[int]]:
     to the first source character of that group. A collapsed whitespace run maps to its first
     character (its first line break, if it holds one).
     """
+    encoded = encode_text(s)
+    if encoded is not None and _ELLIPSIS_CODE not in encoded:
+        key = normalize_for_matching(s)
+        if len(key) == len(s):
+            # Inside the alphabet (no ellipsis) each character folds to one or is deleted, and
+            # collapsing only removes: a key as long as ``s`` moved no character.
+            return key, list(range(len(s) + 1))
     chars, offsets = _fold_with_offsets(s)
     return _collapse_whitespace_with_offsets(chars, offsets, len(s))
 
@@ -374,21 +385,150 @@ _ARABIC_LETTERS = frozenset(
     for code in range(first, end)
     if chr(code).isalpha() and "ARABIC" in unicodedata.name(chr(code), "")
 )
-_OTHER_LETTER, _ARABIC_LETTER = b"\x01", b"\x02"
-_LETTER_CLASSES = bytes(
-    _ARABIC_LETTER[0] if ch in _ARABIC_LETTERS else _OTHER_LETTER[0] if ch.isalpha() else 0
-    for ch in _ALPHABET
-).ljust(256, b"\x00")
+
+# Whole articles are handled as bytes in the text alphabet: the matching alphabet plus, in its
+# last free slot, the ellipsis, which news uses a lot. Its fold ("...") is applied after the byte
+# fold; that is exact because the ellipsis is a starter that composes with nothing.
+_TEXT_ALPHABET = _ALPHABET + _ELLIPSIS
+_TEXT_MAP = codecs.charmap_build(_TEXT_ALPHABET)
+_ELLIPSIS_CODE = len(_ALPHABET)
+_TATWEEL_CODE = _TEXT_ALPHABET.index("\u0640")
+# One class byte per character, so that checks are a translate plus a memchr or a short search.
+_NONE, _OTHER_LETTER, _ARABIC_LETTER, _SEPARATOR, _DELETED, _ODD_SPACE = range(6)
+
+
+def _letter_class(ch: str) -> int:
+    if ch.isspace():
+        return _SEPARATOR if ch in " \n" else _ODD_SPACE
+    if ch != _ELLIPSIS and FOLD_TABLE.get(ord(ch), ch) is None:
+        # Tatweel is the one deleted letter (test_orthography checks); it is counted apart.
+        return _DELETED
+    if ch in _ARABIC_LETTERS:
+        return _ARABIC_LETTER
+    return _OTHER_LETTER if ch.isalpha() else _NONE
+
+
+_LETTER_CLASSES = bytes(map(_letter_class, _TEXT_ALPHABET))
+_SEPARATOR_BYTE, _DELETED_BYTE = bytes([_SEPARATOR]), bytes([_DELETED])
+
+
+def encode_text(s: str) -> bytes | None:
+    """``s`` in the text alphabet, one byte per character, or None if it holds another character."""
+    try:
+        return codecs.charmap_encode(s, "strict", _TEXT_MAP)[0]
+    except UnicodeEncodeError:
+        return None
 
 
 def letter_counts(s: str) -> tuple[int, int]:
     """Return ``(Arabic letters, all letters)`` in ``s``; astral letters count as non-Arabic."""
-    try:
-        # The ellipsis is not a letter, nor are the dots it becomes.
-        encoded = codecs.charmap_encode(s.replace(_ELLIPSIS, "..."), "strict", _ENCODING_MAP)[0]
-    except UnicodeEncodeError:
+    encoded = encode_text(s)
+    if encoded is None:
         arabic = sum(map(_ARABIC_LETTERS.__contains__, s))
         return arabic, sum(map(str.isalpha, s))
     classes = encoded.translate(_LETTER_CLASSES)
-    arabic = classes.count(_ARABIC_LETTER)
+    arabic = classes.count(_ARABIC_LETTER) + encoded.count(_TATWEEL_CODE)
     return arabic, arabic + classes.count(_OTHER_LETTER)
+
+
+class EncodedLines:
+    """The lines of ``collapse_whitespace(s)`` for an ``s`` in the text alphabet, the same lines
+    encoded (one byte per character), and, computed in C over the bytes, the lines' matching keys
+    and the letters of any stretch of them.
+
+    ``str.translate`` costs 100-300 ns per Arabic character and every scan of a ``str`` a few
+    ns, so each step here is a ``bytes`` translate, a single-byte search (memchr) or at most one
+    two-byte search, and edits found necessary are made to the ``str`` and the bytes alike.
+    """
+
+    __slots__ = ("_classes", "_joined", "encoded", "lines")
+
+    def __init__(self, lines: list[str], encoded: list[bytes]) -> None:
+        self.lines = lines
+        self.encoded = encoded
+        self._joined = b"\n".join(encoded)
+        self._classes = self._joined.translate(_LETTER_CLASSES)
+
+    @classmethod
+    def of(cls, s: str) -> EncodedLines | None:
+        """The tidied lines of ``s``, or None if ``s`` holds a character outside the alphabet."""
+        encoded = encode_text(s)
+        if encoded is None:
+            return None
+        odd_spaces = encoded.translate(None, _NOT_ODD_SPACE)
+        if odd_spaces:  # usually none, else mostly no-break spaces
+            s, encoded = _replace_odd_spaces(s, encoded, set(odd_spaces))
+        # Blank lines go here; these are the tidy lines unless a space is misplaced.
+        tidy = cls(list(filter(None, s.split("\n"))), list(filter(None, encoded.split(b"\n"))))
+        classes = tidy._classes
+        edges = (classes[:1], classes[-1:])
+        if _SEPARATOR_BYTE in edges or classes.find(_SEPARATOR_BYTE * 2) >= 0:
+            # A space at a line's edge or next to another: tidy word by word, on both sides.
+            pairs = zip(tidy.lines, tidy.encoded, strict=True)
+            tidied = [(" ".join(a.split()), b" ".join(b.split())) for a, b in pairs]
+            tidy = cls([a for a, _ in tidied if a], [b for _, b in tidied if b])
+        return tidy
+
+    def keys(self) -> list[str] | None:
+        """``normalize_for_matching`` of each line, from one fold of all of them; None if a line
+        might need collapsing after the fold (a token of marks only, say)."""
+        if self._token_may_fold_away(0, len(self._classes)):
+            return None
+        keys = _decode_folded(self._joined.translate(_FOLD_BYTES, _DELETED_BYTES)).split("\n")
+        return keys if len(keys) == len(self.lines) else None
+
+    def key(self, start: int, end: int) -> str:
+        """``normalize_for_matching`` of ``"\\n".join(lines)[start:end]``, a stretch that starts
+        and ends at a word's edge."""
+        encoded = self._joined[start:end]
+        folded = encoded.translate(_FOLD_BYTES, _DELETED_BYTES)
+        text = _decode_folded(folded)
+        if len(folded) == len(encoded) or not self._token_may_fold_away(start, end):
+            return text
+        return collapse_whitespace(text)
+
+    def arabic_letter_ratio(self, start: int, end: int) -> float:
+        """Arabic letters over all letters (0.0 if none) in ``"\\n".join(lines)[start:end]``."""
+        classes, tatweel = self._classes, self._joined.count(_TATWEEL_CODE, start, end)
+        other = classes.count(_OTHER_LETTER, start, end)
+        if not other:
+            # Counting the common class is the slow part, and without other letters the ratio is
+            # all or nothing.
+            return 1.0 if tatweel or classes.find(_ARABIC_LETTER, start, end) >= 0 else 0.0
+        arabic = classes.count(_ARABIC_LETTER, start, end) + tatweel
+        return arabic / (arabic + other)
+
+    def _token_may_fold_away(self, start: int, end: int) -> bool:
+        # The lines hold no whitespace but space and newline and the fold makes none from other
+        # characters, so they need collapsing after it only if a whole token folds away; such a
+        # token starts with a deleted character, at the start or after a separator.
+        classes = self._classes
+        return (
+            classes[start : start + 1] == _DELETED_BYTE
+            or classes.find(_SEPARATOR_BYTE + _DELETED_BYTE, start, end) >= 0
+        )
+
+
+def _decode_folded(folded: bytes) -> str:
+    if _ELLIPSIS_CODE in folded:
+        folded = folded.replace(_ELLIPSIS_BYTE, b"...")
+    text: str = codecs.charmap_decode(folded, "strict", _TEXT_ALPHABET)[0]
+    return text
+
+
+_ELLIPSIS_BYTE = bytes([_ELLIPSIS_CODE])
+# Whitespace a tidy text never holds, and what collapsing makes of each.
+_ODD_SPACES = {
+    code: "\n" if ch in _LINE_BREAKS else " "
+    for code, ch in enumerate(_TEXT_ALPHABET)
+    if _LETTER_CLASSES[code] == _ODD_SPACE
+}
+_NOT_ODD_SPACE = bytes(set(range(256)) - set(_ODD_SPACES))
+
+
+def _replace_odd_spaces(s: str, encoded: bytes, codes: set[int]) -> tuple[str, bytes]:
+    for code in codes:
+        tidy = _ODD_SPACES[code]
+        s = s.replace(_TEXT_ALPHABET[code], tidy)
+        encoded = encoded.replace(bytes([code]), tidy.encode())
+    return s, encoded
