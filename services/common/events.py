@@ -118,13 +118,18 @@ def decode_raw(payload: bytes) -> Article:
             "unknown_schema_version", f"schema {event.get('schema')!r} is not {RAW_SCHEMA}"
         )
     validate(event)
+    try:
+        ingested_at = parse_iso(event["ingested_at"])
+    except (ValueError, OverflowError) as exc:
+        # RFC 3339 allows what Python's datetime does not (leap seconds, year 0000).
+        raise EventError("schema_violation", f"ingested_at: {exc}") from None
     return Article(
         id=event["id"],
         title=event["title"],
         body=event["body"],
         source=event["source"],
         content_hash=event["content_hash"],
-        ingested_at=parse_iso(event["ingested_at"]),
+        ingested_at=ingested_at,
     )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
+
+from aiokafka.errors import MessageSizeTooLargeError
 
 from akhbar.common import events, metrics
 from akhbar.pipeline.records import decode_staged, encode_staged
@@ -65,9 +69,21 @@ def where(message: Any) -> str:
     return f"{message.topic}/{message.partition}/{message.offset}"
 
 
+# A raw event holds the article (up to max_article_bytes) plus a small JSON envelope; anything
+# much larger was not sent by our producer and would not fit the staged record either.
+RAW_ENVELOPE_BYTES = 64 * 1024
+
+
 async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin: str) -> None:
     """Decode one raw event, run the stateless stages, and forward it to the staged topic."""
     metrics.ARTICLES.labels("consume", "ok").inc()
+    limit = pipeline.settings.max_article_bytes + RAW_ENVELOPE_BYTES
+    if len(payload) > limit:
+        detail = f"{len(payload)} bytes, over the {limit}-byte limit for a raw event"
+        await send_dead_letter(
+            pipeline, "decode", "too_large", detail, payload, article_id=None, source=origin
+        )
+        return
     try:
         article = events.decode_raw(payload)
     except events.EventError as exc:
@@ -89,20 +105,9 @@ async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin:
             source=origin,
         )
         return
-    except Exception as exc:  # a bug, not bad input: log it loudly, keep the article in the DLQ
-        log.exception("stage failure on article %s", article.id)
-        await send_dead_letter(
-            pipeline,
-            "normalize",
-            "internal_error",
-            repr(exc),
-            payload,
-            article_id=article.id,
-            source=origin,
-        )
-        return
     observe_stages(article, names)
     observe_enrichment(article)
+    article.body = ""  # the cleaned text replaces it; halves the staged record
     await pipeline.staged.send(key=article.id.encode(), value=encode_staged(article, sent_at))
 
 
@@ -118,18 +123,6 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
             exc.stage,
             exc.reason,
             exc.detail,
-            payload,
-            article_id=article.id,
-            source=origin,
-        )
-        return
-    except Exception as exc:  # a bug, not bad input: log it loudly, keep the article in the DLQ
-        log.exception("stage failure on article %s", article.id)
-        await send_dead_letter(
-            pipeline,
-            "dedup",
-            "internal_error",
-            repr(exc),
             payload,
             article_id=article.id,
             source=origin,
@@ -152,6 +145,50 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
     observe_published(pipeline, article)
     if sent_at > 0:
         metrics.END_TO_END_SECONDS.observe(max(0.0, now - sent_at))
+
+
+async def guarded(pipeline: Pipeline, stage: str, message: Any, handling: Awaitable[None]) -> None:
+    """Await one event's handling; an unexpected error becomes a dead letter, not a lost event.
+
+    Faust acks an event (and a take_events batch) even when the agent body raises, so an
+    exception escaping here would let its offset be committed with nothing published. Bad
+    input is handled inside the handlers; what arrives here is a bug (logged with its
+    traceback and counted as ``internal_error``) or an output too large for the broker. A
+    failing producer still crashes the agent: its dead letter cannot be sent either, and the
+    commit, which flushes the producer first, fails with it.
+    """
+    try:
+        await handling
+    except MessageSizeTooLargeError as exc:
+        await send_dead_letter(
+            pipeline,
+            stage,
+            "too_large",
+            str(exc),
+            message.value,
+            article_id=key_of(message),
+            source=where(message),
+        )
+    except Exception as exc:
+        log.exception("unexpected failure in %s at %s", stage, where(message))
+        await send_dead_letter(
+            pipeline,
+            getattr(exc, "akhbar_stage", stage),
+            "internal_error",
+            repr(exc),
+            message.value,
+            article_id=key_of(message),
+            source=where(message),
+        )
+
+
+def key_of(message: Any) -> str | None:
+    """The article id a message is keyed by, when it is a readable one."""
+    key = message.key
+    if isinstance(key, bytes):
+        with contextlib.suppress(UnicodeDecodeError):
+            return key.decode()
+    return None
 
 
 async def update_lag(pipeline: Pipeline) -> None:
@@ -203,7 +240,10 @@ def attach_agents(pipeline: Pipeline) -> None:
         async for batch in stream.take_events(size, within):
             for event in batch:
                 message = event.message
-                await handle_raw(pipeline, event.value, message.timestamp or 0.0, where(message))
+                handling = handle_raw(
+                    pipeline, event.value, message.timestamp or 0.0, where(message)
+                )
+                await guarded(pipeline, "decode", message, handling)
 
     # Faust's commit first flushes the producer buffer and waits until it is *empty*; every
     # dedup event adds table changelog writes to that buffer, so under a steady backlog the
@@ -215,7 +255,8 @@ def attach_agents(pipeline: Pipeline) -> None:
     async def dedup(stream: Any) -> None:
         drained = time.monotonic()
         async for event in stream.events():  # one by one: table writes need the current event
-            await handle_staged(pipeline, event.value, where(event.message))
+            handling = handle_staged(pipeline, event.value, where(event.message))
+            await guarded(pipeline, "dedup", event.message, handling)
             if time.monotonic() - drained >= drain_every:
                 await app.producer.flush()
                 drained = time.monotonic()

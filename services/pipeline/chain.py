@@ -43,7 +43,11 @@ class Chain:
             if names is not None and name not in names:
                 continue
             started = time.perf_counter()
-            article = stage(article)
+            try:
+                article = stage(article)
+            except Exception as exc:
+                exc.akhbar_stage = name  # type: ignore[attr-defined]  # where a bug struck, for the DLQ
+                raise
             article.timings[name] = time.perf_counter() - started
         return article
 

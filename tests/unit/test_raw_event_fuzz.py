@@ -137,12 +137,6 @@ rfc3339 = st.builds(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="events.decode_raw: the schema's date-time accepts RFC 3339 times that "
-    "datetime.fromisoformat rejects (23:59:60Z, lowercase t/z, year 0000); the ValueError "
-    "escapes decode_raw and crashes the worker's agent (see test_bad_input.py)",
-)
 @given(rfc3339)
 @example("2016-12-31T23:59:60Z")
 def test_any_rfc3339_ingested_at_decodes_or_raises_event_error(ingested_at: str) -> None:
