@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,16 +98,12 @@ class KnowledgeBase:
         if not hits:
             return []
         # opens[i]: where the space in front of token i sits (opens[-1]: the closing space).
-        opens = np.zeros(len(nwords) + 1, dtype=np.intp)
-        np.cumsum(np.fromiter(map(len, nwords), np.intp, len(nwords)) + 1, out=opens[1:])
-        ends = np.fromiter((end for end, _ in hits), np.intp, len(hits))
-        key_lens = np.fromiter((value[0] for _, value in hits), np.intp, len(hits))
-        openings = ends - key_lens + 1
-        firsts = opens.searchsorted(openings)
+        lengths = np.fromiter(map(len, nwords), np.intp, len(nwords)) + 1
+        opens = [0, *np.cumsum(lengths).tolist()]
         found: list[tuple[int, int, int, int, KbEntry]] = []
-        for k, (first, opening, (end_char, (_, n_tokens, n_prefix, entry))) in enumerate(
-            zip(firsts.tolist(), openings.tolist(), hits, strict=True)
-        ):
+        for k, (end_char, (key_len, n_tokens, n_prefix, entry)) in enumerate(hits):
+            opening = end_char - key_len + 1
+            first = bisect_left(opens, opening)
             last = first + n_tokens
             if last >= len(opens) or opens[first] != opening or opens[last] != end_char:
                 # Not on token edges: a token whose matching form holds a space (NFKC turns
