@@ -74,6 +74,27 @@ def where(message: Any) -> str:
 RAW_ENVELOPE_BYTES = 64 * 1024
 
 
+async def run_stages(
+    pipeline: Pipeline, article: Article, names: tuple[str, ...], payload: bytes, origin: str
+) -> Article | None:
+    """Run ``names`` of the chain; the enriched article, or None once a refusal is dead-lettered."""
+    try:
+        article = pipeline.chain.run(article, names)
+    except StageError as exc:
+        await send_dead_letter(
+            pipeline,
+            exc.stage,
+            exc.reason,
+            exc.detail,
+            payload,
+            article_id=article.id,
+            source=origin,
+        )
+        return None
+    observe_stages(article, names)
+    return article
+
+
 async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin: str) -> None:
     """Decode one raw event, run the stateless stages, and forward it to the staged topic."""
     metrics.ARTICLES.labels("consume", "ok").inc()
@@ -91,21 +112,10 @@ async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin:
             pipeline, "decode", exc.reason, exc.detail, payload, article_id=None, source=origin
         )
         return
-    names = pipeline.chain.stateless_names
-    try:
-        article = pipeline.chain.run(article, names)
-    except StageError as exc:
-        await send_dead_letter(
-            pipeline,
-            exc.stage,
-            exc.reason,
-            exc.detail,
-            payload,
-            article_id=article.id,
-            source=origin,
-        )
+    stages = pipeline.chain.stateless_names
+    if (enriched := await run_stages(pipeline, article, stages, payload, origin)) is None:
         return
-    observe_stages(article, names)
+    article = enriched
     observe_enrichment(article)
     article.body = ""  # the cleaned text replaces it; halves the staged record
     await pipeline.staged.send(key=article.id.encode(), value=encode_staged(article, sent_at))
@@ -113,22 +123,10 @@ async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin:
 
 async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None:
     """Run the stateful stages (dedup) on one staged article and publish the enriched event."""
-    article, sent_at = decode_staged(payload)
-    names = pipeline.chain.stateful_names
-    try:
-        article = pipeline.chain.run(article, names)
-    except StageError as exc:
-        await send_dead_letter(
-            pipeline,
-            exc.stage,
-            exc.reason,
-            exc.detail,
-            payload,
-            article_id=article.id,
-            source=origin,
-        )
+    staged, sent_at = decode_staged(payload)
+    stages = pipeline.chain.stateful_names
+    if (article := await run_stages(pipeline, staged, stages, payload, origin)) is None:
         return
-    observe_stages(article, names)
     dedup = article.dedup
     duplicate = dedup is not None and dedup.status == "duplicate"
     if duplicate and dedup is not None:
