@@ -63,6 +63,7 @@ class EntityTagger:
         self._descriptors = Memo(lambda nword: bool(trigger_class(nword)))
         self._head_nouns = Memo(_is_head_noun)
         self._proclitics = Memo(self._proclitic)
+        self._kb_links = Memo(lambda entry_id: Link(entry_id, kb.entries[entry_id].name, True))
         names = model.labels
         self._kinds = np.array([ENTITY_TYPES.index(n[2:]) if n != "O" else -1 for n in names])
         self._begins = np.array([n.startswith("B-") for n in names])
@@ -149,7 +150,7 @@ class EntityTagger:
         if prefix and words[0].startswith("ل") and nwords[span.start][prefix - 1] == "ل":
             words = ("ا" + words[0], *words[1:])  # لل = ل + ال, the article's alef dropped
         if span.entry is not None:
-            link = Link(span.entry.id, span.entry.name, True)
+            link = self._kb_links[span.entry.id]
         else:
             link = self.linker.link(words, span.type)
         return Found(Mention(start, end, text[start:end]), span.type, words, link)
