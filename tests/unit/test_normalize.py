@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from akhbar.pipeline.stages.article import Article, Dateline
-from akhbar.pipeline.stages.boilerplate import BoilerplateRules, BoilerplateRulesError
+from akhbar.pipeline.stages.boilerplate import BoilerplateRules, BoilerplateRulesError, LineRule
 from akhbar.pipeline.stages.errors import RejectedArticle
 from akhbar.pipeline.stages.normalize import Normalizer
 
@@ -189,3 +190,39 @@ def test_unknown_rule_kind_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"signatures": {"lines": ["x"]}}), encoding="utf-8")
     with pytest.raises(BoilerplateRulesError):
         BoilerplateRules.load(path)
+
+
+ALTERNATION_PATTERNS = [r"a|ab", r"b+c?", r"https?://\S+", r"x.{0,3}y", r"(?:شارك|مشاركه)(?: على)?"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["a", "ab", "abc", "bbc", "http://x.y", "xy", "x12y", "x1234y", "شارك على", "", "مشاركه"],
+)
+def test_joined_patterns_match_exactly_the_lines_one_pattern_matches(line: str) -> None:
+    """A rule's patterns joined into one alternation fullmatch a line iff one pattern does."""
+    patterns = tuple(map(re.compile, ALTERNATION_PATTERNS))
+    rule = LineRule(frozenset(), patterns)
+    assert rule._any is not None
+    assert bool(rule.match(line)) == any(p.fullmatch(line) for p in patterns)
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        [r"(a)\1", r"b"],  # numbered groups would shift
+        [r"(?P<byline>x)", r"y"],
+        [r"(?i)abc", r"d"],  # a global flag is allowed only at the very start
+    ],
+)
+def test_patterns_that_cannot_be_joined_are_tried_one_by_one(patterns: list[str]) -> None:
+    """Groups or global inline flags keep the per-pattern loop, with its match objects."""
+    rule = LineRule(frozenset(), tuple(map(re.compile, patterns)))
+    assert rule._any is None
+    assert rule.match("aa") or rule.match("x") or rule.match("ABC")
+    assert not rule.match("zz")
+
+
+def test_default_furniture_rules_use_one_alternation(normalizer: Normalizer) -> None:
+    """The packaged furniture patterns are joinable, so a tail line costs one regex call."""
+    assert normalizer.rules.trailing_furniture._any is not None

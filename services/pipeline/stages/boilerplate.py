@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,16 +36,43 @@ class LineRule:
 
     lines: frozenset[str]
     patterns: tuple[re.Pattern[str], ...]
+    # The patterns as one alternation when that means the same (see _alternation): one regex
+    # call per line instead of one per pattern, and most lines fail on their first character.
+    _any: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_any", _alternation(self.patterns))
 
     def match(self, folded_line: str) -> re.Match[str] | bool:
         """Return a regex match (patterns) or True (literal line), else False."""
         if folded_line.strip(_EDGE_PUNCTUATION) in self.lines:
             return True
+        if self._any is not None:
+            return self._any.fullmatch(folded_line) or False
         for pattern in self.patterns:
             found = pattern.fullmatch(folded_line)
             if found:
                 return found
         return False
+
+    def __or__(self, other: LineRule) -> LineRule:
+        """A rule that matches a line when either rule does."""
+        return LineRule(self.lines | other.lines, self.patterns + other.patterns)
+
+
+def _alternation(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """``(?:p1)|(?:p2)|...``, which fullmatches a line exactly when one of the patterns does; None
+    where joining could change a meaning (groups, whose numbers would shift, or differing flags)
+    or not pay (fewer than two patterns)."""
+    if len(patterns) < 2 or any(p.groups for p in patterns):
+        return None
+    flags = {p.flags for p in patterns}
+    if len(flags) != 1:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), flags.pop())
+    except re.error:  # e.g. a global inline flag, allowed only at the start of a pattern
+        return None
 
 
 @dataclass(frozen=True, slots=True)

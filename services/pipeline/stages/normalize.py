@@ -13,6 +13,7 @@ An empty title (JSONL input) is replaced by the first line of ``text``, which st
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -34,8 +35,15 @@ DEFAULT_MIN_ARABIC_RATIO = 0.6
 MAX_TEASER_LINES = 3
 MAX_RULE_LINE = 300  # longer lines are article text; no rule is tried on them
 _DATELINE_SEPARATOR = re.compile(r"\s*[-–—]\s*")
-_PLACE = r"(?:[^\W\d_]+ ){0,2}[^\W\d_]+"  # one to three words of letters
+# One to three words of letters. Possessive: a word never gives back a letter, since what
+# follows it (a space, a dash) cannot be one; this saves backtracking on every first line.
+_PLACE = r"(?:[^\W\d_]++ ){0,2}[^\W\d_]++"
 _DATELINE_HEAD = re.compile(rf"{_PLACE}(?:\s*[-–—]\s*{_PLACE})*\s*[-–—]\s*")
+
+
+# Agency candidates (the one to three words after a dateline's places) repeat from article to
+# article; folding each costs a few microseconds.
+_agency_key = functools.lru_cache(maxsize=4096)(normalize_for_matching)
 
 
 class Normalizer:
@@ -50,6 +58,7 @@ class Normalizer:
         self.rules = rules
         self.min_chars = min_chars
         self.min_arabic_ratio = min_arabic_ratio
+        self._furniture = rules.trailing_furniture | rules.signature
 
     def __call__(self, article: Article) -> Article:
         lines = _Lines(article.body)
@@ -119,13 +128,20 @@ class Normalizer:
         # The agency is one to three words (``أ ف ب``); the lead may follow on the same line.
         for count in (3, 2, 1):
             agency = " ".join(words[:count])
-            if len(words) >= count and normalize_for_matching(agency) in self.rules.agencies:
+            if len(words) >= count and _agency_key(agency) in self.rules.agencies:
                 raw = line[: head.end() + len(agency)]
                 return Dateline(raw=raw, places=places, agency=agency), " ".join(words[count:])
         return None
 
     def _tail_end(self, lines: _Lines) -> int:
         """Index of the first line of the furniture block that ends the body (len if none)."""
+        see_also: dict[int, bool] = {}  # each line is tried once, however often the window moves
+
+        def is_see_also(index: int) -> bool:
+            found = see_also.get(index)
+            if found is None:
+                found = see_also[index] = bool(self.rules.see_also.match(rule_form(index)))
+            return found
 
         def rule_form(index: int) -> str:
             # Furniture lines are short; a long line is article text and never matches.
@@ -135,24 +151,22 @@ class Normalizer:
         changed = True
         while changed and end > 0:
             changed = False
-            cut = self._see_also_cut(rule_form, end)
+            cut = _see_also_cut(is_see_also, end)
             if cut is not None:
                 end, changed = cut, True
             while end > 0 and self._is_furniture(rule_form(end - 1)):
                 end, changed = end - 1, True
         return end
 
-    def _see_also_cut(self, rule_form: Callable[[int], str], end: int) -> int | None:
-        for index in range(max(0, end - MAX_TEASER_LINES - 1), end):
-            if self.rules.see_also.match(rule_form(index)):
-                return index
-        return None
-
     def _is_furniture(self, folded_line: str) -> bool:
-        return bool(
-            self.rules.trailing_furniture.match(folded_line)
-            or self.rules.signature.match(folded_line)
-        )
+        return bool(self._furniture.match(folded_line))
+
+
+def _see_also_cut(is_see_also: Callable[[int], bool], end: int) -> int | None:
+    for index in range(max(0, end - MAX_TEASER_LINES - 1), end):
+        if is_see_also(index):
+            return index
+    return None
 
 
 class _Lines:
