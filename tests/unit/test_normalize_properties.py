@@ -242,3 +242,18 @@ def test_encoded_path_equals_the_plain_path(body: str, title: str) -> None:
     with patch.object(EncodedLines, "of", return_value=None):
         plain = _outcome(normalizer, body, title)
     assert fast == plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(st.sampled_from(TEXT_ALPHABET), min_size=200, max_size=400),
+    st.sampled_from(["", "\x00", "😀", "\ud800", "\u0653", "é", "\uffff"]),
+    st.integers(0, 400),
+)
+def test_encode_text_is_the_alphabet_position_of_each_char(s: str, extra: str, where: int) -> None:
+    """encode_text gives each character's position in the text alphabet, or None if one is
+    outside it (astral, lone surrogate, a composing mark left out of the alphabet, ...)."""
+    s = s[:where] + extra + s[where:]
+    positions = {ch: i for i, ch in enumerate(orthography._TEXT_ALPHABET)}
+    expected = bytes(positions[ch] for ch in s) if all(ch in positions for ch in s) else None
+    assert encode_text(s) == expected

@@ -222,8 +222,11 @@ class _Lines:
         ratio = self._encoded.arabic_letter_ratio(start, stop)
         if not self._keys_line_local:
             return self._encoded.key(start, stop), ratio
+        keys = self._keys[:end]
+        if None in keys:  # a first line that was cut
+            keys = [self.key(index) for index in range(end)]
         # The key is line-local, so the lines' keys make up the text's (a line may fold to "").
-        return "\n".join(filter(None, map(self.key, range(end)))), ratio
+        return "\n".join(filter(None, keys)), ratio
 
 
 def _split_lines(body: str) -> list[str]:
