@@ -1,15 +1,13 @@
-"""The hand-written knowledge base and its Aho-Corasick gazetteer over normalised word forms."""
+"""The hand-written knowledge base and its gazetteer over normalised word forms."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import NamedTuple
-
-import ahocorasick
-import numpy as np
 
 from akhbar.pipeline.ner.text import PROCLITICS, norm, tokenize
 from akhbar.pipeline.stages.article import EntityType
@@ -60,7 +58,9 @@ class KnowledgeBase:
     def __init__(self, entries: Sequence[KbEntry]) -> None:
         self.entries = {e.id: e for e in entries}
         self.by_key: dict[str, KbEntry] = {}
-        self._automaton = ahocorasick.Automaton()
+        # Every spelling as it may be written (with proclitics) -> (tokens, proclitic letters,
+        # entry); a spelling two keys share goes to the later one.
+        self._names: dict[str, tuple[int, int, KbEntry]] = {}
         for entry in entries:
             for spelling in (entry.name, *entry.variants):
                 key = normalize_name(spelling)
@@ -68,9 +68,12 @@ class KnowledgeBase:
                     continue  # first entry listed wins a shared spelling
                 n_tokens = key.count(" ") + 1
                 for text, n_prefix in _prefixed_keys(key):
-                    value = (len(text) + 2, n_tokens, n_prefix, entry)
-                    self._automaton.add_word(f" {text} ", value)
-        self._automaton.make_automaton()
+                    self._names[text] = (n_tokens, n_prefix, entry)
+        # First word -> the token counts of the names it opens, longest first.
+        lengths: dict[str, set[int]] = {}
+        for text, (n_tokens, _, _) in self._names.items():
+            lengths.setdefault(text.split(" ", 1)[0], set()).add(n_tokens)
+        self._lengths = {word: sorted(ns, reverse=True) for word, ns in lengths.items()}
 
     @classmethod
     def load(cls, directory: Path = KB_DIR) -> KnowledgeBase:
@@ -88,42 +91,28 @@ class KnowledgeBase:
     def match(self, nwords: Sequence[str], bounds: Sequence[int] = ()) -> list[KbMatch]:
         """Longest leftmost non-overlapping KB names over normalised tokens.
 
-        With sentence ``bounds`` (as in ``SplitText``) the tokens are many sentences, searched in
-        one pass, and no name spans two of them.
+        With sentence ``bounds`` (as in ``SplitText``) the tokens are many sentences and no name
+        spans two of them. Only tokens that open some name are looked at, and at each the
+        longest name that fits is tried first.
         """
-        if not nwords:
-            return []
-        text = " " + " ".join(nwords) + " "
-        hits = list(self._automaton.iter(text))
-        if not hits:
-            return []
-        # opens[i]: where the space in front of token i sits (opens[-1]: the closing space).
-        lengths = np.fromiter(map(len, nwords), np.intp, len(nwords)) + 1
-        opens = [0, *np.cumsum(lengths).tolist()]
-        found: list[tuple[int, int, int, int, KbEntry]] = []
-        for k, (end_char, (key_len, n_tokens, n_prefix, entry)) in enumerate(hits):
-            opening = end_char - key_len + 1
-            first = bisect_left(opens, opening)
-            last = first + n_tokens
-            if last >= len(opens) or opens[first] != opening or opens[last] != end_char:
-                # Not on token edges: a token whose matching form holds a space (NFKC turns
-                # some ligatures into words) took part of the name.
-                continue
-            if (
-                n_tokens > 1
-                and bounds
-                and bisect_right(bounds, first) < bisect_right(bounds, last - 1)
-            ):
-                continue  # across a sentence end
-            found.append((first, -last, k, n_prefix, entry))
-        # Longest first among those starting at the same token, then greedy left to right.
-        found.sort()
+        lengths = self._lengths
+        names = self._names
         chosen: list[KbMatch] = []
         end = 0
-        for first, minus_last, _, n_prefix, entry in found:
-            if first >= end:
-                end = -minus_last
-                chosen.append(KbMatch(first, end, entry, n_prefix))
+        for i in compress(range(len(nwords)), map(lengths.__contains__, nwords)):
+            if i < end:
+                continue  # inside the name just found
+            limit = bounds[bisect_right(bounds, i)] if bounds else len(nwords)
+            for n_tokens in lengths[nwords[i]]:
+                if i + n_tokens > limit:
+                    continue
+                found = names.get(" ".join(nwords[i : i + n_tokens]))
+                # A token whose matching form holds a space (NFKC turns some ligatures into
+                # words) is not a name's word: the token count must agree too.
+                if found is not None and found[0] == n_tokens:
+                    end = i + n_tokens
+                    chosen.append(KbMatch(i, end, found[2], found[1]))
+                    break
         return chosen
 
     def __len__(self) -> int:
