@@ -9,6 +9,8 @@ crfsuite's tagger picks (``tests/unit/test_ner_model.py`` holds it to that).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +20,20 @@ GAZ_BEFORE = 7
 GAZ_AFTER = 8
 
 
-@numba.njit(nogil=True)
+def _compiled(function: Callable[..., None]) -> Callable[..., None]:
+    """``function`` compiled by numba, cached on disk where a cache directory is writable.
+
+    Compiling takes seconds, so a worker or CLI run would pay it on every start. numba refuses
+    ``cache=True`` (RuntimeError) when no cache location is writable, as in a read-only
+    install; then the kernel is compiled in memory when the model loads.
+    """
+    try:
+        return numba.njit(nogil=True, cache=True)(function)
+    except RuntimeError:
+        return numba.njit(nogil=True)(function)
+
+
+@_compiled
 def decode(
     table: npt.NDArray[np.float64],
     rows: npt.NDArray[np.intp],
