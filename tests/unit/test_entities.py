@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from akhbar.pipeline.ner.text import Token
 from akhbar.pipeline.stages.article import Article, Entity
 from akhbar.pipeline.stages.entities import EntityTagger
 
@@ -103,3 +104,13 @@ def test_one_entity_per_id_with_mentions_in_order(tagger: EntityTagger) -> None:
     assert lavrov.name == "سيرغي لافروف"
     assert [m.start for m in lavrov.mentions] == sorted(m.start for m in lavrov.mentions)
     assert len(lavrov.mentions) == 3
+
+
+def test_empty_text_and_empty_sentences(tagger: EntityTagger) -> None:
+    assert run(tagger, "") == []
+    assert run(tagger, " \n\n ") == []
+    text = "زار لافروف دمشق"
+    tokens = [Token(w, text.index(w), text.index(w) + len(w)) for w in text.split()]
+    expected = tagger.find(text, [tokens])
+    assert len(expected) == 2
+    assert tagger.find(text, [[], tokens, [], []]) == expected

@@ -84,6 +84,7 @@ class EntityTagger:
 
     def find(self, text: str, sentences: Sequence[Sequence[Token]]) -> list[Found]:
         """Linked mentions in text order; CoNLL passes its own tokens, one sentence per list."""
+        sentences = [s for s in sentences if s]  # an empty one would repeat a bound
         tokens = list(chain.from_iterable(sentences))
         bounds = list(accumulate(map(len, sentences), initial=0))
         words = [t.text for t in tokens]
