@@ -74,7 +74,8 @@ class NerModel:
         self._table = np.zeros((1024, 5, n))
         self._bias = self._weights.get("b", zero)
         self._pads = (self._rows[PAD_BEFORE], self._rows[PAD_AFTER])
-        self.tag_ids([PAD_BEFORE], [0, 1], np.zeros(1, dtype=np.int8))  # compile the decoder now
+        # Compile (or load from numba's cache) the decoder now rather than on the first article.
+        self.tag_ids([PAD_BEFORE], [0, 1], np.zeros(1, dtype=np.int8))
 
     @classmethod
     def load(cls, kb: KnowledgeBase, directory: Path = MODEL_DIR) -> NerModel:
