@@ -461,9 +461,13 @@ class EncodedLines:
         classes = tidy._classes
         edges = (classes[:1], classes[-1:])
         if _SEPARATOR_BYTE in edges or classes.find(_SEPARATOR_BYTE * 2) >= 0:
-            # A space at a line's edge or next to another: tidy word by word, on both sides.
+            # A space at a line's edge or next to another: tidy those lines word by word, on both
+            # sides (splitting every line into words would cost more than the rest together).
             pairs = zip(tidy.lines, tidy.encoded, strict=True)
-            tidied = [(" ".join(a.split()), b" ".join(b.split())) for a, b in pairs]
+            tidied = [
+                (" ".join(a.split()), b" ".join(b.split())) if _untidy(b) else (a, b)
+                for a, b in pairs
+            ]
             tidy = cls([a for a, _ in tidied if a], [b for _, b in tidied if b])
         return tidy
 
@@ -507,6 +511,11 @@ class EncodedLines:
             classes[start : start + 1] == _DELETED_BYTE
             or classes.find(_SEPARATOR_BYTE + _DELETED_BYTE, start, end) >= 0
         )
+
+
+def _untidy(line: bytes) -> bool:
+    # A line of EncodedLines.of holds no whitespace but the space.
+    return line[:1] == b" " or line[-1:] == b" " or line.find(b"  ") >= 0
 
 
 def _decode_folded(folded: bytes) -> str:
