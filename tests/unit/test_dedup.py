@@ -223,3 +223,90 @@ def test_shingles_ignore_punctuation_and_spacing(left: str, right: str) -> None:
 def test_shingles_of_short_text_fall_back_to_whole_text() -> None:
     assert shingle_ids("سوريا", 3).size == 1
     assert shingle_ids("؟!", 3).size == 0
+
+
+class ReadCountingState(dict[str, Any]):
+    """A dict state that counts reads per key prefix, like the Faust table's rocksdb gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: dict[str, int] = {}
+
+    def _count(self, key: str) -> None:
+        prefix = key.split(":", 1)[0] if ":" in key else key
+        self.reads[prefix] = self.reads.get(prefix, 0) + 1
+
+    def __getitem__(self, key: str) -> Any:
+        self._count(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._count(key)
+        return super().get(key, default)
+
+
+def test_deciding_reads_only_meta_from_the_state(seeds: dict[str, str]) -> None:
+    """Candidates are verified from the in-memory cache: no signature or answer is read back."""
+    state = ReadCountingState()
+    dedup = Deduplicator(state)
+    state.reads.clear()
+    results = run(
+        dedup,
+        article("A", seeds["000"]),
+        article("B", wire_copy(seeds["000"], seed=1)),
+        article("C", wire_copy(seeds["000"], seed=2)),
+        article("D", seeds["000"]),
+        article("E", seeds["004"]),
+    )
+    assert [r.duplicate_of for r in results] == [None, "A", "A", "A", None]
+    assert state.reads == {"meta": 5}
+
+
+def test_a_replay_reads_its_stored_answer(seeds: dict[str, str]) -> None:
+    state = ReadCountingState()
+    dedup = Deduplicator(state)
+    [first] = run(dedup, article("A", seeds["001"]))
+    state.reads.clear()
+    [again] = run(dedup, article("A", seeds["001"]))
+    assert again == first
+    assert state.reads == {"meta": 1, "a": 1}
+
+
+def test_cache_is_bounded_by_the_window(seeds: dict[str, str]) -> None:
+    """Evicted articles leave the cache: its size follows the window, not the stream."""
+    dedup = Deduplicator({}, config=DedupConfig(max_entries=2))
+    run(dedup, article("0", seeds["000"]), article("1", seeds["001"]))
+    full = dedup.cache_bytes()
+    run(dedup, article("2", seeds["002"]), article("3", seeds["003"]), article("4", seeds["004"]))
+    assert dedup.stats().signatures == 2
+    assert 0 < dedup.cache_bytes() <= full * 2
+    run(dedup, article("5", "قال الوزير إن المحادثات مستمرة"), article("6", "الجولة الثانية"))
+    assert dedup.cache_bytes() < full  # two short bodies now fill the window
+
+
+def test_many_copies_of_one_story_still_find_its_root(seeds: dict[str, str]) -> None:
+    """With more candidates than are verified, the best estimates are verified, root first."""
+    copies = [article(f"copy-{n}", wire_copy(seeds["002"], seed=n)) for n in range(8)]
+    dedup = Deduplicator({}, config=DedupConfig(max_verified=1))
+    results = run(dedup, article("root", seeds["002"]), *copies)
+    assert all(r.duplicate_of == "root" and r.method == "near" for r in results[1:])
+    assert dedup.candidates_verified == len(copies)  # one exact Jaccard per copy
+
+
+def test_restart_over_json_round_tripped_state_decides_the_same(seeds: dict[str, str]) -> None:
+    """A table hands back JSON-decoded values; the cache rebuilt from them decides the same."""
+    import json
+
+    stream = [
+        article("A", seeds["003"]),
+        article("B", seeds["001"]),
+        article("C", wire_copy(seeds["003"], seed=8)),
+        article("D", wire_copy(seeds["001"], seed=9)),
+        article("E", wire_copy(seeds["003"], seed=10)),
+    ]
+    uninterrupted = run(Deduplicator({}), *stream)
+    state: dict[str, Any] = {}
+    before = run(Deduplicator(state), *stream[:2])
+    restored = json.loads(json.dumps(state))
+    after = run(Deduplicator(restored), *stream[2:])
+    assert before + after == uninterrupted

@@ -15,13 +15,30 @@ changelog in production), under three kinds of keys, all JSON-able:
     decision and an article is never a duplicate of itself.
 ``s:<article id>``
     The signature store: the sorted set of 32-bit word-shingle ids of the normalised body, as
-    base64. It serves both candidate verification (exact Jaccard) and rebuilding the LSH index.
+    base64: the durable copy the cache's ids and LSH index are rebuilt from.
 
-The MinHash/LSH index (rensa), the exact-body map and the eviction queue are an in-memory cache
-rebuilt from those keys whenever the stage starts or notices that ``meta.seq`` moved without it, so
-a restarted worker handed the same state decides exactly as before. MinHash parameters
-(``num_perm``, ``bands``, ``seed``) only shape that cache and may change between restarts; the
+The MinHash/LSH index (rensa), the decoded shingle ids and MinHash of every indexed article, each
+article's arrival number, event time, body hash and root id, the exact-body map and the eviction
+queue are an in-memory cache rebuilt from those keys whenever the stage starts or notices that
+``meta.seq`` moved without it, so a restarted worker handed the same state decides exactly as
+before. Deciding reads just two things from the state: ``meta`` per article (to notice a moved
+``seq``) and a replayed id's ``a:`` answer. In production a state read is a Faust table lookup, a
+rocksdb get and JSON and base64 decoding; when each candidate's ids were read back that way, they
+cost more than the exact Jaccard they fed (offline, over a rocksdb + JSON mapping, ~2x; py-spy on a
+worker put ~45 % of the stage in those reads). MinHash parameters (``num_perm``, ``bands``,
+``seed``) and the candidate pre-filter only shape that cache and may change between restarts; the
 shingle size shapes the stored ids, so a state built with another shingle size is refused.
+
+Candidates: LSH (64 bands of 2 rows) keeps near-threshold rewrites but, on a feed dominated by one
+story, returns a share of the whole index. Each candidate is first scored by the share of MinHash
+values it has in common with the query (<1 us in rensa, ~100x cheaper than an exact Jaccard); only
+those scoring at least ``min_agreement`` are verified by exact Jaccard, the ``max_verified`` best
+first.
+
+Memory, built from 100,000 indexed articles of ~275 shingles: ``cache_bytes`` counts ~1.8 KB an
+article for the decoded ids and MinHash; the whole cache grows the process by ~7 KB an article
+(~6 KB before the ids were kept), most of it rensa's 64 band tables. Every eviction frees its
+article's share, so it is bounded by the window (~3.5 GB at the 500,000-article default).
 
 Writes per article (each is one changelog message): a new unique or near-duplicate article writes
 3 keys (``a:``, ``s:``, ``meta``), an exact copy 2 (no signature), a replay none; each eviction adds
@@ -44,6 +61,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import heapq
 import sys
 import time
 from collections import deque
@@ -86,12 +104,23 @@ class DedupConfig:
     # down to 0.10 with negatives at 0.106, so no threshold separates them (best F1 0.957).
     shingle_size: int = 3
     # 64 bands of 2 rows: a pair at Jaccard 0.25 becomes a candidate with p ~ 0.98, at 0.3 with
-    # p ~ 0.997. 32 bands of 4 rows lost 10 points of recall; 256/128 changed nothing.
+    # p ~ 0.997. 32 bands of 4 rows lost 10 points of recall; 256/128 changed nothing. The price is
+    # a shallow curve: a pair at 0.05 is a candidate with p ~ 0.15, at 0.1 with p ~ 0.47, so on a
+    # feed dominated by one story the candidates grow with the index (~1,100 an article at 50,000
+    # in a synthetic one-story feed). 64 bands of 3 rows (num_perm 192) cut that 8x but called
+    # 12 % fewer pairs at >= 0.25 duplicates there, and lost 2 dev-set copies; the pre-filter below
+    # keeps the recall and makes a candidate cost ~1 us instead of an exact Jaccard.
     num_perm: int = 128
     bands: int = 64
     # Exact Jaccard of shingle sets at or above which a candidate is a copy: F1 0.980 at 0.25,
     # 0.981 at 0.2, and 0.15 merged hard negatives. 0.25 keeps ~1.9x margin over the hardest one.
     threshold: float = 0.25
+    # Pre-filter: a candidate is verified exactly only if its MinHash shares at least this share of
+    # values with the query's (an unbiased Jaccard estimate, sd ~0.04 at 0.25 with 128 values), and
+    # only the ``max_verified`` best are. A pair at 0.25 scores under 0.1 with p ~ 1e-5; on the dev
+    # set every pair at >= 0.25 scored >= 0.19, and the decisions are the same as verifying all.
+    min_agreement: float = 0.1
+    max_verified: int = 8
     max_entries: int = 500_000
     max_age_seconds: float = 30 * 24 * 3600.0
     seed: int = 20240917
@@ -103,6 +132,8 @@ class DedupConfig:
             raise ValueError("num_perm must be a positive multiple of bands")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
+        if not 0.0 <= self.min_agreement <= 1.0 or self.max_verified < 1:
+            raise ValueError("min_agreement must be in [0, 1] and max_verified >= 1")
         if self.max_entries < 1 or self.max_age_seconds <= 0:
             raise ValueError("max_entries and max_age_seconds must be positive")
 
@@ -128,6 +159,7 @@ _FMIX: Final = np.uint64(0xFF51AFD7ED558CCD)
 _SHIFT_FINAL: Final = np.uint64(31)
 _HIGH_HALF: Final = 1 if sys.byteorder == "little" else 0  # of a uint64 viewed as 2 uint32
 _EMPTY_IDS: Final[ShingleIds] = np.empty(0, dtype=np.uint32)
+_ARRAY_OVERHEAD: Final = sys.getsizeof(np.empty(0, dtype=np.uint32))  # per ndarray object
 
 
 @cache
@@ -257,16 +289,39 @@ def _fresh_meta(shingle_size: int) -> dict[str, Any]:
 # --- the in-memory cache ----------------------------------------------------------------------
 
 
+class _Entry(NamedTuple):
+    """What the cache holds per remembered article, so that deciding never reads the state."""
+
+    seq: int
+    ingested_at: float
+    body_hash: str
+    root: str  # the first-seen id of its story (the article itself if it is unique)
+    indexed: bool
+
+
+class _Indexed(NamedTuple):
+    """An indexed article's decoded shingle ids and MinHash, what verifying a candidate needs."""
+
+    article_id: str
+    ids: ShingleIds
+    signature: rensa.RMinHash
+
+
 class _Cache:
-    """LSH index, exact-body map and arrival queue; a pure function of the state's ``a:``/``s:``."""
+    """LSH index, signatures, exact-body map and arrival queue; a pure function of the state.
+
+    ``indexed`` holds each indexed article's shingle ids and MinHash by arrival number (the LSH
+    key), so candidates are ranked and verified without reading the state. It loses an article
+    when the article leaves the window, so its size is bounded by the window.
+    """
 
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
         self.lsh = rensa.RMinHashLSH(config.threshold, config.num_perm, config.bands)
-        self.queue: deque[tuple[int, str, float]] = deque()  # (seq, id, ingested_at), arrival order
-        self.entry_by_seq: dict[int, tuple[str, float]] = {}  # seq -> (id, ingested_at)
+        self.indexed: dict[int, _Indexed] = {}  # seq -> ids and MinHash
+        self.entries: dict[str, _Entry] = {}
+        self.queue: deque[str] = deque()  # ids, oldest first
         self.ids_by_body: dict[str, deque[str]] = {}
-        self.indexed = 0
         self.synced_seq = 0
 
     def minhash(self, ids: ShingleIds) -> rensa.RMinHash:
@@ -275,33 +330,50 @@ class _Cache:
         signature.update(ids.view("S4").tolist())
         return signature
 
-    def add(self, article_id: str, answer: _Answer, signature: rensa.RMinHash | None) -> None:
-        """Remember an answered article; ``signature`` is its MinHash if it is to be indexed."""
+    def add(
+        self,
+        article_id: str,
+        answer: _Answer,
+        indexed: tuple[ShingleIds, rensa.RMinHash] | None,
+    ) -> None:
+        """Remember an answered article; ``indexed`` is its ids and MinHash if it is indexed."""
         seq = answer.seq
-        self.queue.append((seq, article_id, answer.ingested_at))
-        self.entry_by_seq[seq] = (article_id, answer.ingested_at)
+        if indexed is not None:
+            ids, signature = indexed
+            self.indexed[seq] = _Indexed(article_id, ids, signature)
+            self.lsh.insert(seq, signature)
+        root = _root(article_id, answer)
+        entry = _Entry(seq, answer.ingested_at, answer.body_hash, root, indexed is not None)
+        self.entries[article_id] = entry
+        self.queue.append(article_id)
         same_body = self.ids_by_body.get(answer.body_hash)
         if same_body is None:
             self.ids_by_body[answer.body_hash] = deque((article_id,))
         else:
             same_body.append(article_id)
-        if signature is not None:
-            self.lsh.insert(seq, signature)
-            self.indexed += 1
         if seq > self.synced_seq:
             self.synced_seq = seq
 
-    def drop_oldest(self, answer: _Answer) -> str:
-        seq, article_id, _ = self.queue.popleft()
-        del self.entry_by_seq[seq]
-        same_body = self.ids_by_body[answer.body_hash]
-        same_body.remove(article_id)  # the oldest, so this is the deque's head: O(1)
+    def oldest(self) -> _Entry:
+        return self.entries[self.queue[0]]
+
+    def drop_oldest(self) -> tuple[str, _Entry]:
+        article_id = self.queue.popleft()
+        entry = self.entries.pop(article_id)
+        same_body = self.ids_by_body[entry.body_hash]
+        same_body.popleft()  # the oldest arrival overall is the oldest with its body too
         if not same_body:
-            del self.ids_by_body[answer.body_hash]
-        if answer.indexed:
-            self.lsh.remove(seq)
-            self.indexed -= 1
-        return article_id
+            del self.ids_by_body[entry.body_hash]
+        if entry.indexed:
+            self.lsh.remove(entry.seq)
+            del self.indexed[entry.seq]
+        return article_id, entry
+
+    def nbytes(self) -> int:
+        """Bytes of the decoded shingle ids and MinHash values held (not the LSH's own tables)."""
+        # Each item: an ndarray object and its ids, a MinHash object and its num_perm u32 values.
+        fixed = 2 * _ARRAY_OVERHEAD + 4 * self.config.num_perm
+        return sum(fixed + item.ids.nbytes for item in self.indexed.values())
 
     @classmethod
     def rebuild(cls, state: MutableMapping[str, Any], config: DedupConfig) -> _Cache:
@@ -315,7 +387,7 @@ class _Cache:
         for article_id, answer in answers:
             encoded = state.get(SIGNATURE_PREFIX + article_id) if answer.indexed else None
             ids = decode_ids(encoded) if encoded else _EMPTY_IDS
-            built.add(article_id, answer, built.minhash(ids) if ids.size else None)
+            built.add(article_id, answer, (ids, built.minhash(ids)) if ids.size else None)
         meta = state.get(META_KEY)
         built.synced_seq = int(meta["seq"]) if meta else 0
         return built
@@ -340,6 +412,9 @@ class Deduplicator:
         self._check_compatible()
         _word_char_table()  # built once here (~0.5 s), not on the first article
         self._cache = _Cache.rebuild(state, self.config)
+        # Probe counters since start-up (not state): LSH candidates, and those verified exactly.
+        self.candidates_seen = 0
+        self.candidates_verified = 0
 
     def __call__(self, article: Article) -> Article:
         state = self.state
@@ -347,9 +422,8 @@ class Deduplicator:
         if self._cache.synced_seq != meta["seq"]:
             # Someone else's state (restored table, rebalance): what we hold no longer describes it.
             self._cache = _Cache.rebuild(state, self.config)
-        known = state.get(ANSWER_PREFIX + article.id)
-        if known is not None:
-            article.dedup = _Answer.from_json(known).result
+        if article.id in self._cache.entries:  # the cache holds exactly the state's answers
+            article.dedup = _Answer.from_json(state[ANSWER_PREFIX + article.id]).result
             return article
         if not article.match_text or article.match_text.isspace():
             raise DedupError("empty_match_text", f"article {article.id} has no match_text")
@@ -360,14 +434,13 @@ class Deduplicator:
         evictions = self._evict_expired(cutoff)
 
         digest = body_hash(article.match_text)
-        result, ids, signature = self._decide(digest, article.match_text, cutoff)
+        result, indexed = self._decide(digest, article.match_text, cutoff)
         meta["seq"] = seq = meta["seq"] + 1
-        indexed = signature is not None
-        answer = _Answer(seq, event_time, digest, result, indexed)
-        if indexed:
-            state[SIGNATURE_PREFIX + article.id] = encode_ids(ids)
+        answer = _Answer(seq, event_time, digest, result, indexed is not None)
+        if indexed is not None:
+            state[SIGNATURE_PREFIX + article.id] = encode_ids(indexed[0])
         state[ANSWER_PREFIX + article.id] = answer.to_json()
-        self._cache.add(article.id, answer, signature)
+        self._cache.add(article.id, answer, indexed)
 
         meta["evictions"] += evictions + self._evict_overflow()
         state[META_KEY] = meta  # re-assigned, never mutated in place: Faust tables need a set
@@ -379,55 +452,76 @@ class Deduplicator:
         meta = self.state.get(META_KEY) or _fresh_meta(self.config.shingle_size)
         return DedupStats(
             index_size=len(self._cache.queue),
-            signatures=self._cache.indexed,
+            signatures=len(self._cache.indexed),
             evictions=int(meta["evictions"]),
             arrivals=int(meta["seq"]),
         )
+
+    def cache_bytes(self) -> int:
+        """Bytes of cached shingle ids and MinHash values (the LSH's own tables not included)."""
+        return self._cache.nbytes()
 
     # -- decisions --
 
     def _decide(
         self, digest: str, match_text: str, cutoff: float
-    ) -> tuple[DedupResult, ShingleIds, rensa.RMinHash | None]:
-        """Exact body match first (cheap, certain); otherwise LSH candidates, each verified.
+    ) -> tuple[DedupResult, tuple[ShingleIds, rensa.RMinHash] | None]:
+        """Exact body match first (cheap, certain); otherwise LSH candidates, ranked and verified.
 
-        Returns the result, the shingle ids to store and their MinHash, computed once for the
-        query and reused for the insert. The MinHash is None when nothing is to be indexed: an
-        exact copy, or a body without a single word.
+        Returns the result and, when the article is to be indexed, its shingle ids and MinHash,
+        computed once for the query and reused for the insert. Nothing is indexed for an exact
+        copy or a body without a single word.
         """
+        entries = self._cache.entries
         for earlier_id in self._cache.ids_by_body.get(digest, ()):
-            earlier = self._answer(earlier_id)
+            earlier = entries[earlier_id]
             if earlier.ingested_at >= cutoff:
-                exact = DedupResult("duplicate", _root(earlier_id, earlier), 1.0, "exact")
-                return exact, _EMPTY_IDS, None
+                return DedupResult("duplicate", earlier.root, 1.0, "exact"), None
         ids = shingle_ids(match_text, self.config.shingle_size)
         if not ids.size:
-            return DedupResult("unique"), ids, None
+            return DedupResult("unique"), None
         signature = self._cache.minhash(ids)
         best_id, similarity = self._best_match(ids, signature, cutoff)
         if best_id is None:
-            return DedupResult("unique"), ids, signature
-        root = _root(best_id, self._answer(best_id))
-        return DedupResult("duplicate", root, round(similarity, 4), "near"), ids, signature
+            return DedupResult("unique"), (ids, signature)
+        root = entries[best_id].root
+        return DedupResult("duplicate", root, round(similarity, 4), "near"), (ids, signature)
 
     def _best_match(
         self, ids: ShingleIds, signature: rensa.RMinHash, cutoff: float
     ) -> tuple[str | None, float]:
-        """The verified candidate with the highest Jaccard (ties: earliest arrival), if any."""
-        threshold = self.config.threshold
-        entry_by_seq = self._cache.entry_by_seq
+        """The verified candidate with the highest Jaccard (ties: earliest arrival), if any.
+
+        Every LSH candidate is first scored by the share of MinHash values it has in common with
+        the query (an unbiased Jaccard estimate, one call into rensa); only those scoring at least
+        ``min_agreement`` are verified exactly, the ``max_verified`` best of them.
+        """
+        config = self.config
+        indexed = self._cache.indexed
+        candidates = self._cache.lsh.query(signature)
+        self.candidates_seen += len(candidates)
+        ranked = []
+        for seq in candidates:
+            estimate = signature.jaccard(indexed[seq].signature)
+            if estimate >= config.min_agreement:
+                ranked.append((-estimate, seq))
+        if len(ranked) > config.max_verified:
+            # Best estimate first, then earliest arrival: the choice does not depend on LSH order.
+            ranked = heapq.nsmallest(config.max_verified, ranked)
+        entries = self._cache.entries
         best_id: str | None = None
         best_similarity, best_seq = 0.0, 0
-        for seq in self._cache.lsh.query(signature):
-            candidate_id, ingested_at = entry_by_seq[seq]
-            if ingested_at < cutoff:
+        for _, seq in ranked:
+            candidate = indexed[seq]
+            if entries[candidate.article_id].ingested_at < cutoff:
                 continue  # out of the window, only not yet reached by head-of-queue eviction
-            similarity = jaccard(ids, decode_ids(self.state[SIGNATURE_PREFIX + candidate_id]))
-            if similarity < threshold:
+            self.candidates_verified += 1
+            similarity = jaccard(ids, candidate.ids)
+            if similarity < config.threshold:
                 continue
             # Highest similarity wins; ties go to the earliest arrival, so the choice is stable.
             if best_id is None or (similarity, -seq) > (best_similarity, -best_seq):
-                best_id, best_similarity, best_seq = candidate_id, similarity, seq
+                best_id, best_similarity, best_seq = candidate.article_id, similarity, seq
         return best_id, best_similarity
 
     # -- state housekeeping --
@@ -435,7 +529,7 @@ class Deduplicator:
     def _evict_expired(self, cutoff: float) -> int:
         """Drop articles older than ``cutoff`` from the head of the arrival queue."""
         evicted = 0
-        while self._cache.queue and self._cache.queue[0][2] < cutoff:
+        while self._cache.queue and self._cache.oldest().ingested_at < cutoff:
             self._drop_oldest()
             evicted += 1
         return evicted
@@ -449,15 +543,10 @@ class Deduplicator:
         return evicted
 
     def _drop_oldest(self) -> None:
-        oldest_id = self._cache.queue[0][1]
-        oldest = self._answer(oldest_id)
-        self._cache.drop_oldest(oldest)
+        oldest_id, oldest = self._cache.drop_oldest()
         del self.state[ANSWER_PREFIX + oldest_id]
         if oldest.indexed:
             del self.state[SIGNATURE_PREFIX + oldest_id]
-
-    def _answer(self, article_id: str) -> _Answer:
-        return _Answer.from_json(self.state[ANSWER_PREFIX + article_id])
 
     def _meta(self) -> dict[str, Any]:
         # A copy: the caller edits it and assigns it back as one changelog write.
