@@ -5,8 +5,9 @@ Stories come from the five seed articles and from runs of consecutive Arabic Wik
 wire copies and heavier rewrites; hard negatives are different stories on the same topic. The
 label of an article is the id of the first-arriving copy of its story, or None if it is that copy.
 
-Run ``python -m akhbar.pipeline.devset`` for scores, the rensa/datasketch comparison and the
-throughput benchmark.
+Run ``python -m akhbar.pipeline.devset`` for scores, candidates per article, the state footprint
+and the throughput benchmark on a dict and on a rocksdb-backed JSON state (what a Faust table
+costs).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import itertools
 import json
 import lzma
 import random
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.dedup import DedupConfig, Deduplicator, jaccard, shingle_ids
@@ -326,18 +330,80 @@ def pair_similarities(devset: DevSet, shingle_size: int) -> dict[str, list[float
     return by_kind
 
 
-def bench(devset: DevSet, config: DedupConfig | None = None, repeat: int = 3) -> dict[str, float]:
-    """Articles per second of the dedup stage alone on a dict state (best of ``repeat`` runs)."""
+class RocksJsonState(MutableMapping[str, Any]):
+    """A state that costs what a Faust table on rocksdb costs: each read is a rocksdb get and a
+    JSON decode, each write a JSON encode and a put (Faust's table serializer is JSON).
+
+    It has none of Faust's own per-access overhead, so it is a lower bound of the worker's cost.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import rocksdict
+
+        self.path = path
+        self.db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+
+    def __getitem__(self, key: str) -> Any:
+        raw = self.db.get(json.dumps(key).encode())
+        if raw is None:
+            raise KeyError(key)
+        return json.loads(raw)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.db[json.dumps(key).encode()] = json.dumps(value).encode()
+
+    def __delitem__(self, key: str) -> None:
+        del self.db[json.dumps(key).encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        # Raw mode: keys are bytes (rocksdict types them as any value). SIM118: a Rdict, not a dict.
+        return (json.loads(cast(bytes, key)) for key in self.db.keys())  # noqa: SIM118
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.db.keys())  # noqa: SIM118 (a Rdict)
+
+    def close(self) -> None:
+        self.db.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def bench(
+    devset: DevSet,
+    config: DedupConfig | None = None,
+    repeat: int = 3,
+    *,
+    rocksdb: bool = False,
+) -> dict[str, float]:
+    """Articles per second of the dedup stage alone (best of ``repeat`` runs), on a dict state or,
+    with ``rocksdb``, on a :class:`RocksJsonState` in a temporary directory."""
     articles = [d.article for d in devset.articles]
     best = float("inf")
     for _ in range(repeat):
-        dedup = Deduplicator({}, config=config or DedupConfig())
+        state: MutableMapping[str, Any] = (
+            RocksJsonState(Path(tempfile.mkdtemp(prefix="akhbar-dedup-bench-"))) if rocksdb else {}
+        )
+        dedup = Deduplicator(state, config=config or DedupConfig())
         batch = [_fresh(a) for a in articles]
         start = time.perf_counter()
         for article in batch:
             dedup(article)
         best = min(best, time.perf_counter() - start)
+        if isinstance(state, RocksJsonState):
+            state.close()
     return {"articles": len(articles), "seconds": best, "articles_per_second": len(articles) / best}
+
+
+def candidate_counts(devset: DevSet, config: DedupConfig | None = None) -> dict[str, float]:
+    """LSH candidates and exactly verified candidates per article over the dev-set stream."""
+    dedup = Deduplicator({}, config=config or DedupConfig())
+    for item in devset.articles:
+        dedup(_fresh(item.article))
+    count = len(devset.articles)
+    return {
+        "lsh_candidates_per_article": dedup.candidates_seen / count,
+        "verified_per_article": dedup.candidates_verified / count,
+        "cache_bytes_per_indexed_article": dedup.cache_bytes() / max(1, dedup.stats().signatures),
+    }
 
 
 def state_footprint(devset: DevSet, config: DedupConfig | None = None) -> dict[str, float]:
@@ -369,8 +435,10 @@ def main() -> None:
         kinds[item.kind] = kinds.get(item.kind, 0) + 1
     print(f"dev set: {len(devset.articles)} articles {kinds}")
     print("score:", evaluate(devset))
+    print("candidates:", candidate_counts(devset))
     print("footprint:", state_footprint(devset))
-    print("bench:", bench(devset))
+    print("bench (dict state):", bench(devset))
+    print("bench (rocksdb + JSON state):", bench(devset, rocksdb=True))
 
 
 if __name__ == "__main__":
