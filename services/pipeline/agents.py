@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -242,6 +243,9 @@ def attach_agents(pipeline: Pipeline) -> None:
                     pipeline, event.value, message.timestamp or 0.0, where(message)
                 )
                 await guarded(pipeline, "decode", message, handling)
+                # The stages are synchronous CPU work: let the dedup agent (and Faust's own
+                # tasks) run between articles, not only between batches, to keep latency low.
+                await asyncio.sleep(0)
 
     # Faust's commit first flushes the producer buffer and waits until it is *empty*; every
     # dedup event adds table changelog writes to that buffer, so under a steady backlog the
