@@ -65,3 +65,19 @@ def test_validation_report_matches_a_rescore(tagger: EntityTagger, validation: l
     reported = float(re.findall(r"micro-F1: ([0-9.]+)", report)[0])
     predicted = predict(lambda words: tag_sentence(words, tagger), validation)
     assert micro_f1(validation, predicted) == pytest.approx(reported, abs=1e-4)
+
+
+def test_word_caches_stay_bounded_and_tags_do_not_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_CACHED_FORMS the caches start afresh; the tags of a sentence stay the same."""
+    from akhbar.pipeline.ner import model as model_module
+    from akhbar.pipeline.stages.entities import EntityTagger
+
+    ner = EntityTagger.load_default().model
+    sentence = ["وقال", "وزير", "الخارجية", "الروسي", "سيرغي", "لافروف", "في", "موسكو"]
+    before = ner.tag(sentence)
+    monkeypatch.setattr(model_module, "MAX_CACHED_FORMS", 40)
+    for start in range(0, 400, 20):
+        ner.tag([f"كلمة{n}" for n in range(start, start + 20)])
+        assert len(ner._rows) <= 40 + 20 + 2  # at most one call's new forms past the bound
+    assert len(ner.extractor._cache) <= 40 + 20 + 2
+    assert ner.tag(sentence) == before

@@ -87,6 +87,10 @@ class FeatureExtractor:
         has_al = rest.startswith("ال") and len(rest) > 4
         return prefix, rest[2:] if has_al else rest, has_al
 
+    def forget(self) -> None:
+        """Drop the per-form feature cache (the model bounds its size through this)."""
+        self._cache.clear()
+
     def word(self, word: str) -> WordFeatures:
         cached = self._cache.get(word)
         if cached is None:
