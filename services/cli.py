@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true", help="time the stage chain alone, no broker")
     p.add_argument("--output", default="bench-results/bench.json", help="where to write the JSON")
     p.add_argument("--quick", action="store_true", help="a tiny run that checks the bench works")
+    p.add_argument(
+        "--workers", type=int, default=1, help="akhbar worker processes in one group (default 1)"
+    )
     p.set_defaults(func=cmd_bench)
 
     p = command("status", "A refreshing terminal summary read from a worker's /metrics.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -101,6 +102,8 @@ class Collector:
     bootstrap: str
     topics: Sequence[str]
     seen_at: dict[str, float] = field(default_factory=dict)
+    # Outputs per key: more than one means an id came out twice (a re-delivery).
+    counts: Counter[str] = field(default_factory=Counter)
     per_topic: dict[str, int] = field(default_factory=dict)
     outputs: int = 0
     _task: asyncio.Task[None] | None = None
@@ -136,7 +139,9 @@ class Collector:
                     self.outputs += len(records)
                     for record in records:
                         if record.key is not None:
-                            self.seen_at.setdefault(record.key.decode(), now)
+                            key = record.key.decode()
+                            self.seen_at.setdefault(key, now)
+                            self.counts[key] += 1
                 if batches:
                     self._changed.set()
         finally:
@@ -155,6 +160,11 @@ class Collector:
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
             missing -= self.seen_at.keys()
         return True
+
+    def doubled(self, ids: Iterable[str]) -> tuple[int, int]:
+        """(ids of ``ids`` that came out more than once, extra outputs they made)."""
+        extra = [self.counts[key] - 1 for key in ids if self.counts[key] > 1]
+        return len(extra), sum(extra)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,32 +1,51 @@
-"""The full pipeline under load: ``akhbar worker`` as a subprocess on fresh topics.
+"""The full pipeline under load: ``akhbar worker`` subprocesses (one or more) on fresh topics.
 
-The worker is started and warmed up first; then the corpus goes in as one burst (throughput and
+The workers are started, joined into one consumer group and warmed up first (see
+``akhbar.bench.group``); then the corpus goes in as one burst (throughput and
 latency under backlog), then a steady feed at ``--rate`` (latency of a live feed). Outputs are
 counted on the enriched, duplicates and dead-letter topics, so nothing that came out is missed.
-Per-stage time comes from the worker's own ``akhbar_stage_seconds`` histogram, scraped before and
-after the burst.
+Per-stage time comes from the workers' own ``akhbar_stage_seconds`` histograms, scraped before and
+after the burst. Outputs are also counted per key, so an id that came out twice (an at-least-once
+re-delivery) is reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
-import urllib.request
+import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from akhbar.bench.corpus import BenchArticle
-from akhbar.bench.measure import Probe, RunStats
-from akhbar.bench.process import CpuWatch, Subprocess
+from akhbar.bench.group import (
+    SETTLE_SECONDS,
+    WorkerGroup,
+    WorkerState,
+    settled,
+    total_stages,
+)
+from akhbar.bench.measure import WARM_UP_TIMEOUT, Probe, RunStats
+from akhbar.bench.process import CpuWatch
 from akhbar.common.broker import free_port
 from akhbar.common.settings import Settings
 from akhbar.common.topics import ensure_topics
 
 STAGES = ("normalize", "entities", "dedup")
+
+
+@dataclass(frozen=True)
+class WorkerShare:
+    """One worker's part of the burst: CPU, memory, and the articles it handled."""
+
+    cpu_share: float
+    peak_rss_mb: float | None
+    raw_partitions: list[int]
+    consumed: int
+    published: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,12 @@ class PipelineResult:
     machine_busy_cores: float
     outputs: dict[str, int]
     peak_rss_mb: float | None
+    workers: list[WorkerShare] = field(default_factory=list)
+    warm_up_rounds: int = 1
+    rebalances_during_run: int = 0
+    # ids of the burst and steady feed that came out more than once, and the extra messages
+    duplicated_outputs: int = 0
+    extra_outputs: int = 0
 
 
 def run_settings(settings: Settings, bootstrap: str, workdir: Path) -> Settings:
@@ -84,32 +109,6 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def stage_totals(metrics_text: str) -> dict[str, tuple[float, float]]:
-    """stage -> (seconds, count) from ``akhbar_stage_seconds_sum`` and ``_count``."""
-    totals: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            stage = sample.labels.get("stage")
-            if stage is None or not sample.name.startswith("akhbar_stage_seconds_"):
-                continue
-            pair = totals.setdefault(stage, [0.0, 0.0])
-            if sample.name.endswith("_sum"):
-                pair[0] += sample.value
-            elif sample.name.endswith("_count"):
-                pair[1] += sample.value
-    return {stage: (pair[0], pair[1]) for stage, pair in totals.items()}
-
-
-async def scrape_stages(settings: Settings) -> dict[str, tuple[float, float]]:
-    url = f"http://{settings.web_host}:{settings.web_port}/metrics"
-
-    def get() -> str:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return str(response.read().decode())
-
-    return stage_totals(await asyncio.to_thread(get))
-
-
 def stage_delta(
     before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
 ) -> tuple[dict[str, float], float]:
@@ -125,6 +124,61 @@ def stage_delta(
     return per_article, seconds
 
 
+async def settle(
+    probe: Probe, group: WorkerGroup, warm_up: Sequence[BenchArticle], timeout: float
+) -> tuple[float, int]:
+    """Warm the workers up until the group is settled; (seconds it took, warm-up rounds).
+
+    Each round sends the warm-up articles (under new ids after the first) and waits for all of
+    them, then checks the group stayed put for ``SETTLE_SECONDS`` with every worker owning raw
+    partitions. One round is enough unless a worker joined late.
+    """
+    started = time.monotonic()
+    for round_number in itertools.count():
+        probe.alive()
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"the worker group did not settle within {timeout:.0f}s")
+        articles = [
+            BenchArticle(f"{a.id}-r{round_number}", a.title, a.body, a.source)
+            if round_number
+            else a
+            for a in warm_up
+        ]
+        await probe.warm_up(articles)
+        before = await group.states()
+        await asyncio.sleep(SETTLE_SECONDS)
+        if settled(before, await group.states()):
+            return time.monotonic() - started, round_number + 1
+    raise AssertionError("unreachable")
+
+
+def counted(before: WorkerState, after: WorkerState, *keys: str) -> int:
+    """How much the ``stage/outcome`` counters ``keys`` grew between two scrapes."""
+    return round(sum(after.counters.get(k, 0.0) - before.counters.get(k, 0.0) for k in keys))
+
+
+def per_worker(
+    group: WorkerGroup,
+    watches: Sequence[CpuWatch],
+    before: Sequence[WorkerState],
+    after: Sequence[WorkerState],
+    seconds: float,
+) -> list[WorkerShare]:
+    """What each worker did during the burst."""
+    shares = []
+    for process, watch, old, new in zip(group.processes, watches, before, after, strict=True):
+        shares.append(
+            WorkerShare(
+                cpu_share=watch.shares(seconds)[0],
+                peak_rss_mb=process.peak_rss_mb(),
+                raw_partitions=sorted(new.raw_partitions),
+                consumed=counted(old, new, "consume/ok"),
+                published=counted(old, new, "publish/unique", "publish/duplicate"),
+            )
+        )
+    return shares
+
+
 async def run_pipeline(
     settings: Settings,
     bootstrap: str,
@@ -135,23 +189,29 @@ async def run_pipeline(
     rate: float,
     workdir: Path,
     timeout: float,
+    workers: int = 1,
 ) -> PipelineResult:
-    """Run the worker through warm-up, burst and steady feed; stop it and report."""
+    """Run ``workers`` workers through warm-up, burst and steady feed; stop them and report."""
     config = run_settings(settings, bootstrap, workdir)
     await ensure_topics(config)
     outputs = [config.topic_enriched, config.topic_duplicates, config.topic_dlq]
-    worker = Subprocess.start(
-        "akhbar worker", "akhbar.cli", ["worker"], worker_env(config), workdir / "worker.log"
-    )
+    group = WorkerGroup.start(config, workers, workdir, worker_env(config))
     try:
-        async with Probe(bootstrap, config.topic_raw, outputs, worker.check_alive) as probe:
-            warm_up_seconds = await probe.warm_up(warm_up)
-            before, watch = await scrape_stages(config), CpuWatch(worker.pid)
+        async with Probe(bootstrap, config.topic_raw, outputs, group.check_alive) as probe:
+            await group.wait_joined(WARM_UP_TIMEOUT)
+            warm_up_seconds, rounds = await settle(probe, group, warm_up, WARM_UP_TIMEOUT)
+            before = await group.states()
+            watches = [CpuWatch(pid) for pid in group.pids]
+            machine = CpuWatch(group.pids[0])
             burst_stats = await probe.burst(burst, timeout)
-            worker_cores, machine_cores = watch.shares(burst_stats.seconds)
-            stage_us, stage_seconds = stage_delta(before, await scrape_stages(config))
+            after = await group.states()
+            workers_done = per_worker(group, watches, before, after, burst_stats.seconds)
+            machine_cores = machine.shares(burst_stats.seconds)[1]
+            stage_us, stage_seconds = stage_delta(total_stages(before), total_stages(after))
             steady_stats = await probe.steady(steady, rate, len(steady) / rate + timeout)
+            final = await group.states()
             per_topic = dict(probe.collector.per_topic)
+            doubled, extra = probe.collector.doubled(a.id for a in (*burst, *steady))
         wall = burst_stats.seconds
         return PipelineResult(
             burst=burst_stats,
@@ -160,10 +220,18 @@ async def run_pipeline(
             warm_up_seconds=round(warm_up_seconds, 2),
             stage_us=stage_us,
             stage_share=round(stage_seconds / wall, 3) if wall else 0.0,
-            worker_cpu_share=worker_cores,
+            worker_cpu_share=round(sum(w.cpu_share for w in workers_done), 3),
             machine_busy_cores=machine_cores,
             outputs={topic.rsplit(".", 1)[1]: per_topic.get(topic, 0) for topic in outputs},
-            peak_rss_mb=worker.peak_rss_mb(),
+            peak_rss_mb=max((w.peak_rss_mb or 0.0 for w in workers_done), default=None) or None,
+            workers=workers_done,
+            warm_up_rounds=rounds,
+            rebalances_during_run=sum(
+                new.rebalances_done - old.rebalances_done
+                for old, new in zip(before, final, strict=True)
+            ),
+            duplicated_outputs=doubled,
+            extra_outputs=extra,
         )
     finally:
-        worker.stop()
+        group.stop()

@@ -59,6 +59,7 @@ class BenchReport:
 
     articles: int
     corpus: str
+    workers: int = 1
     pipeline: PipelineResult | None = None
     raw: BaselineResult | None = None
     naive_faust: BaselineResult | None = None
@@ -81,6 +82,7 @@ class BenchReport:
         report: dict[str, Any] = {"articles": self.articles, "corpus": self.corpus}
         if p:
             report |= {
+                "workers": self.workers,
                 "throughput_aps": throughput,
                 "baseline_raw_aps": raw.run.throughput_aps if raw else 0.0,
                 "baseline_naive_faust_aps": naive_aps,
@@ -93,12 +95,17 @@ class BenchReport:
                     "outputs": p.outputs,
                     "lost": p.burst.lost,
                     "lost_at_rate": p.steady.lost,
+                    "duplicated_outputs": p.duplicated_outputs,
+                    "extra_outputs": p.extra_outputs,
+                    "rebalances_during_run": p.rebalances_during_run,
                     "burst_seconds": round(p.burst.seconds, 3),
                     "at_rate_articles": p.steady.sent,
                     "warm_up_seconds": p.warm_up_seconds,
+                    "warm_up_rounds": p.warm_up_rounds,
                     "stage_share": p.stage_share,
                     "worker_cpu_share": p.worker_cpu_share,
                     "machine_busy_cores": p.machine_busy_cores,
+                    "per_worker": [asdict(w) for w in p.workers],
                 },
                 "baselines": {b.kind: baseline_dict(b) for b in (raw, naive) if b},
             }
@@ -117,6 +124,27 @@ def findings(pipeline: PipelineResult | None, throughput: float, host: dict[str,
             f"busy during the pipeline burst while the worker got {pipeline.worker_cpu_share:.2f}; "
             "other processes were competing, so throughput is lower and stage times higher than "
             "on an idle machine."
+        )
+    if pipeline and len(pipeline.workers) > 1:
+        dedup = max(pipeline.workers, key=lambda w: w.published)
+        notes.append(
+            f"{len(pipeline.workers)} workers in one group: throughput_aps is their combined rate. "
+            f"They used {pipeline.worker_cpu_share:.2f} cores between them and the machine "
+            f"{pipeline.machine_busy_cores:.2f} of {cores:.0f} (broker and bench included); the "
+            f"worker that owns the staged topic ran dedup and published every article "
+            f"({dedup.cpu_share:.2f} cores)."
+            + (
+                " The machine was saturated: its cores, not the partitions, bound the scale-out."
+                if pipeline.machine_busy_cores >= 0.9 * cores
+                else ""
+            )
+        )
+    if pipeline and (pipeline.duplicated_outputs or pipeline.rebalances_during_run):
+        notes.append(
+            f"{pipeline.duplicated_outputs} ids came out more than once "
+            f"({pipeline.extra_outputs} extra messages) with {pipeline.rebalances_during_run} "
+            "rebalances during the timed runs: at-least-once re-deliveries carry the same key "
+            "and decision, so collapsing by key gives each article once."
         )
     if pipeline and pipeline.rate > throughput > 0:
         notes.append(

@@ -55,6 +55,7 @@ async def measure(
     steady: list[BenchArticle],
     rate: float,
     workdir: Path,
+    workers: int = 1,
 ) -> None:
     """Raw baseline, naive-Faust baseline, then the pipeline, each on fresh topics."""
     broker = start_broker(None, log_path=workdir / "broker.log")
@@ -80,7 +81,7 @@ async def measure(
             workdir=workdir,
             timeout=timeout,
         )
-        say(f"akhbar worker: burst of {len(burst)}, then {len(steady)} at {rate:g}/s")
+        say(f"{workers} akhbar worker(s): burst of {len(burst)}, then {len(steady)} at {rate:g}/s")
         report.pipeline = await run_pipeline(
             settings,
             broker.bootstrap,
@@ -90,6 +91,7 @@ async def measure(
             rate=rate,
             workdir=workdir,
             timeout=timeout,
+            workers=workers,
         )
     finally:
         broker.stop()
@@ -100,6 +102,14 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
     count = QUICK_ARTICLES if args.quick else args.articles
     if count < 1 or args.rate <= 0:
         print("akhbar: --articles and --rate must be positive", file=sys.stderr)
+        return 2
+    if not 1 <= args.workers <= settings.partitions:
+        # A worker beyond the raw topic's partition count would sit idle (and the bench would
+        # wait forever for it to own a partition).
+        print(
+            f"akhbar: --workers must be between 1 and the {settings.partitions} raw partitions",
+            file=sys.stderr,
+        )
         return 2
     steady_count = (
         0
@@ -113,12 +123,21 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     warm = corpus.generate(WARM_UP_ARTICLES, seed=WARM_UP_SEED, prefix="warm")
     burst, steady = articles[:count], articles[count:]
-    report = BenchReport(articles=count, corpus=args.corpus or "generated")
+    report = BenchReport(articles=count, corpus=args.corpus or "generated", workers=args.workers)
     if not args.offline:
         with tempfile.TemporaryDirectory(prefix="akhbar-bench-") as workdir:
             try:
                 asyncio.run(
-                    measure(report, settings, warm, burst, steady, args.rate, Path(workdir))
+                    measure(
+                        report,
+                        settings,
+                        warm,
+                        burst,
+                        steady,
+                        args.rate,
+                        Path(workdir),
+                        args.workers,
+                    )
                 )
             except (ProcessFailed, BrokerError, TimeoutError) as exc:
                 print(f"akhbar: bench failed: {exc}", file=sys.stderr)

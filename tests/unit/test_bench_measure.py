@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from akhbar.bench.group import stage_totals
 from akhbar.bench.measure import RunStats, latency_ms, percentile
-from akhbar.bench.pipeline_run import stage_delta, stage_totals
+from akhbar.bench.pipeline_run import stage_delta
 
 
 @pytest.mark.parametrize(("share", "expected"), [(50, 50.0), (95, 95.0), (99, 99.0), (100, 100.0)])
