@@ -20,7 +20,7 @@ class ChainConfig:
     boilerplate_rules: Path | None = None
     min_article_chars: int = 80
     min_arabic_ratio: float = 0.6
-    dedup_max_entries: int = 500_000
+    dedup_max_entries: int = 200_000
     dedup_max_age_seconds: float = 30 * 86400.0
 
 

@@ -38,7 +38,7 @@ first.
 Memory, built from 100,000 indexed articles of ~275 shingles: ``cache_bytes`` counts ~1.8 KB an
 article for the decoded ids and MinHash; the whole cache grows the process by ~7 KB an article
 (~6 KB before the ids were kept), most of it rensa's 64 band tables. Every eviction frees its
-article's share, so it is bounded by the window (~3.5 GB at the 500,000-article default).
+article's share, so it is bounded by the window (~1.4 GB at the 200,000-article default).
 
 Writes per article (each is one changelog message): a new unique or near-duplicate article writes
 3 keys (``a:``, ``s:``, ``meta``), an exact copy 2 (no signature), a replay none; each eviction adds
@@ -52,7 +52,7 @@ the 1,342-article dev set, dict state, on a slow 2-core VM (an empty Python loop
 per iteration there): ~1,700 articles/s, about 55 % of it word shingling. Fewer numpy calls per
 article since then: ~1.5x that, same ids and decisions (old and new interleaved per article in
 one run); shingling is still ~40 % and per-call overhead, not arithmetic, dominates it. Restart
-rebuilds the cache at ~80 us per remembered article (~40 s for the 500,000-article default window).
+rebuilds the cache at ~200 us per remembered article (~40 s for the 200,000-article default).
 Decisions are only as deterministic as the input order: the stage must be the only writer of its
 state.
 """
@@ -123,7 +123,7 @@ class DedupConfig:
     # (verifying the best 8 instead lost 8 of 514 near-threshold copies and retargeted 15).
     min_agreement: float = 0.13
     max_verified: int = 64
-    max_entries: int = 500_000
+    max_entries: int = 200_000
     max_age_seconds: float = 30 * 24 * 3600.0
     seed: int = 20240917
 
