@@ -69,6 +69,16 @@ def test_bench_loses_nothing(report: dict[str, Any]) -> None:
     assert all(b["lost"] == 0 for b in report["baselines"].values())
     warm_up = sum(pipeline["outputs"].values()) - 50 - pipeline["at_rate_articles"]
     assert warm_up >= 0, pipeline["outputs"]
+    assert pipeline["duplicated_outputs"] == 0 and pipeline["rebalances_during_run"] == 0
+
+
+def test_bench_reports_its_one_worker(report: dict[str, Any]) -> None:
+    """The default is one worker, which owns every raw partition and publishes every article."""
+    assert report["workers"] == 1
+    (worker,) = report["pipeline"]["per_worker"]
+    assert worker["raw_partitions"] == [0, 1, 2, 3]
+    assert worker["consumed"] == worker["published"] == 50
+    assert worker["cpu_share"] > 0 and worker["peak_rss_mb"] == report["peak_worker_rss_mb"]
 
 
 def test_bench_reports_stages_memory_and_offline_chain(report: dict[str, Any]) -> None:
