@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +36,11 @@ def observe_enrichment(article: Article) -> None:
     """Count what the stages found: boilerplate, language outcome, entities and their links."""
     metrics.BOILERPLATE_CHARS.inc(article.boilerplate_chars)
     metrics.LANGUAGE.labels("accepted").inc()
-    for entity in article.entities:
-        metrics.ENTITIES.labels(entity.type).inc()
-        metrics.ENTITY_LINKS.labels("true" if entity.kb else "false").inc()
+    # One labels() lookup per label value, not two per entity (~19 entities per article).
+    for kind, count in Counter(entity.type for entity in article.entities).items():
+        metrics.ENTITIES.labels(kind).inc(count)
+    for kb, count in Counter(entity.kb for entity in article.entities).items():
+        metrics.ENTITY_LINKS.labels("true" if kb else "false").inc(count)
 
 
 async def send_dead_letter(
