@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from akhbar.common.processes import stop_process
+
 LOG_TAIL_CHARS = 3000
 
 
@@ -66,14 +68,7 @@ class Subprocess:
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then SIGKILL after ``timeout`` seconds; returns the exit code."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from akhbar.common.processes import stop_process
 
 
 class BrokerError(Exception):
@@ -65,14 +66,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the broker: SIGTERM, then SIGKILL if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        stop_process(self.process, timeout)
 
 
 def start_broker(

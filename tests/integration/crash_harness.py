@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from akhbar.common import events
 from akhbar.common.broker import free_port
+from akhbar.common.processes import stop_process
 from tests.integration.kafka_helpers import akhbar_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -354,14 +355,7 @@ class WorkerProcess:
         """SIGTERM and wait (a clean shutdown); SIGKILL if it hangs. The exit code."""
         if self.process is None:
             return 0
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
     def check_alive(self) -> None:
         """Raise (with the log's tail) if the worker exited on its own."""

@@ -17,6 +17,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from akhbar.common.processes import stop_process
+
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every message currently in ``topic`` (all partitions), read without a consumer group."""
@@ -74,14 +76,7 @@ class AkhbarProcess:
     log: Path
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 def akhbar_env(bootstrap: str, **settings: str | int | Path) -> dict[str, str]:
