@@ -102,11 +102,19 @@ class KnowledgeBase:
         for i in compress(range(len(nwords)), map(lengths.__contains__, nwords)):
             if i < end:
                 continue  # inside the name just found
-            limit = bounds[bisect_right(bounds, i)] if bounds else len(nwords)
-            for n_tokens in lengths[nwords[i]]:
-                if i + n_tokens > limit:
+            word = nwords[i]
+            counts = lengths[word]
+            # A one-word name always fits its sentence: no bound to look up, nothing to join.
+            limit = 0
+            if counts[0] > 1:
+                limit = bounds[bisect_right(bounds, i)] if bounds else len(nwords)
+            for n_tokens in counts:
+                if n_tokens == 1:
+                    found = names.get(word)
+                elif i + n_tokens > limit:
                     continue
-                found = names.get(" ".join(nwords[i : i + n_tokens]))
+                else:
+                    found = names.get(" ".join(nwords[i : i + n_tokens]))
                 # A token whose matching form holds a space (NFKC turns some ligatures into
                 # words) is not a name's word: the token count must agree too.
                 if found is not None and found[0] == n_tokens:

@@ -65,8 +65,10 @@ class EntityTagger:
         self._proclitics = Memo(self._proclitic)
         self._kb_links = Memo(lambda entry_id: Link(entry_id, kb.entries[entry_id].name, True))
         names = model.labels
-        self._kinds = np.array([ENTITY_TYPES.index(n[2:]) if n != "O" else -1 for n in names])
-        self._begins = np.array([n.startswith("B-") for n in names])
+        self._kind_of = [ENTITY_TYPES.index(n[2:]) if n != "O" else -1 for n in names]
+        self._begin_of = [n.startswith("B-") for n in names]
+        self._o_index = names.index("O")
+        self._gaz_begins = {t: GAZ_INDEX["B-" + t] for t in ENTITY_TYPES}
 
     @classmethod
     def load_default(cls) -> EntityTagger:
@@ -98,10 +100,11 @@ class EntityTagger:
         nwords = norms(words)
         matches = self.kb.match(nwords, bounds)
         gaz = bytearray(len(words))  # GAZ_TAGS ids
-        for m in matches:
-            begin = GAZ_INDEX["B-" + m.entry.type]
-            gaz[m.start] = begin
-            for i in range(m.start + 1, m.end):
+        gaz_begins = self._gaz_begins
+        for start, end, entry, _ in matches:
+            begin = gaz_begins[entry.type]
+            gaz[start] = begin
+            for i in range(start + 1, end):
                 gaz[i] = begin + 1
         labels = self.model.tag_ids(words, bounds, np.frombuffer(gaz, dtype=np.int8))
         descriptor = partial(self._is_descriptor, nwords)
@@ -123,38 +126,46 @@ class EntityTagger:
         A span runs from a token that opens one (a B-, an I- of another type than the token
         before, the first of a sentence) over the I- of its type that follow.
         """
-        kind = self._kinds[labels]  # index into ENTITY_TYPES, -1 for O
-        tagged = kind >= 0
-        before = np.empty_like(kind)
-        before[1:] = kind[:-1]
-        before[bounds[:-1]] = -1  # nothing continues into a sentence
-        opens = tagged & (self._begins[labels] | (kind != before))
-        goes_on = np.zeros_like(tagged)
-        goes_on[:-1] = tagged[1:] & ~opens[1:]
-        starts = np.flatnonzero(opens)
-        ends = np.flatnonzero(tagged & ~goes_on) + 1
-        return [
-            Span(start, end, ENTITY_TYPES[k], None, 0)
-            for start, end, k in zip(
-                starts.tolist(), ends.tolist(), kind[starts].tolist(), strict=True
-            )
-        ]
+        # Most tokens are O: only the tagged ones take a Python step.
+        where = np.flatnonzero(labels != self._o_index)
+        kinds = self._kind_of
+        begins = self._begin_of
+        sentence_starts = set(bounds)
+        spans: list[Span] = []
+        start = last = kind = -1
+        for i, label in zip(where.tolist(), labels[where].tolist(), strict=True):
+            k = kinds[label]
+            if begins[label] or i != last + 1 or k != kind or i in sentence_starts:
+                if start >= 0:
+                    spans.append(Span(start, last + 1, ENTITY_TYPES[kind], None, 0))
+                start = i
+            last = i
+            kind = k
+        if start >= 0:
+            spans.append(Span(start, last + 1, ENTITY_TYPES[kind], None, 0))
+        return spans
 
     def _found(self, text: str, span_of: SpanOf, nwords: list[str], span: Span) -> Found:
         """The mention (proclitic cut off) and its link for one span."""
-        prefix = span.prefix if span.entry else self._proclitics[nwords[span.start]]
-        start, first_end = span_of(span.start)
+        first, last, entity_type, entry, prefix = span
+        nword = nwords[first]
+        if entry is None:
+            prefix = self._proclitics[nword]
+        start, first_end = span_of(first)
+        end = first_end if last - first == 1 else span_of(last - 1)[1]
         if prefix:
             start += original_offset(text[start:first_end], prefix)
-        end = span_of(span.end - 1)[1]
-        words = (nwords[span.start][prefix:], *nwords[span.start + 1 : span.end])
-        if prefix and words[0].startswith("ل") and nwords[span.start][prefix - 1] == "ل":
-            words = ("ا" + words[0], *words[1:])  # لل = ل + ال, the article's alef dropped
-        if span.entry is not None:
-            link = self._kb_links[span.entry.id]
+            head = nword[prefix:]
+            if head.startswith("ل") and nword[prefix - 1] == "ل":
+                head = "ا" + head  # لل = ل + ال, the article's alef dropped
+            words = (head, *nwords[first + 1 : last])
         else:
-            link = self.linker.link(words, span.type)
-        return Found(Mention(start, end, text[start:end]), span.type, words, link)
+            words = tuple(nwords[first:last])
+        if entry is not None:
+            link = self._kb_links[entry.id]
+        else:
+            link = self.linker.link(words, entity_type)
+        return Found(Mention(start, end, text[start:end]), entity_type, words, link)
 
     def _is_descriptor(self, nwords: Sequence[str], i: int) -> bool:
         """A title or a head noun that introduces a name (``trigger_class`` is non-empty)."""
@@ -226,6 +237,8 @@ def _merge(
             if not lo or matches[lo - 1].end <= s.start:
                 kept.append(s)
             continue
+        if hi == lo + 1 and matches[lo].start == s.start and matches[lo].end == s.end:
+            continue  # the CRF found just the KB name (the common case): the name stands
         inner = [j for j in range(lo, hi) if matches[j].end <= s.end]
         longer = [j for j in inner if s.end - s.start > matches[j].end - matches[j].start]
         if longer:
