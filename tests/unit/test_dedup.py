@@ -310,3 +310,23 @@ def test_restart_over_json_round_tripped_state_decides_the_same(seeds: dict[str,
     restored = json.loads(json.dumps(state))
     after = run(Deduplicator(restored), *stream[2:])
     assert before + after == uninterrupted
+
+
+def test_crash_between_an_articles_keys_and_meta_keeps_it_in_the_index(
+    seeds: dict[str, str],
+) -> None:
+    """A worker killed after writing an article's answer but before ``meta``: the restarted
+    stage must not give the next article the same arrival number, which would push the first
+    one out of the index so that a later copy of it looks unique."""
+    state: dict[str, Any] = {}
+    dedup = Deduplicator(state)
+    run(dedup, article("A", seeds["000"]))
+    meta_before_b = dict(state["meta"])
+    run(dedup, article("B", seeds["004"]))
+    state["meta"] = meta_before_b  # B's keys reached the changelog, its meta write did not
+    restarted = Deduplicator(state)
+    run(restarted, article("C", seeds["001"]))
+    (copy_of_b,) = run(restarted, article("D", wire_copy(seeds["004"], seed=4)))
+    assert (copy_of_b.status, copy_of_b.duplicate_of) == ("duplicate", "B")
+    (copy_of_a,) = run(restarted, article("E", wire_copy(seeds["000"], seed=3)))
+    assert (copy_of_a.status, copy_of_a.duplicate_of) == ("duplicate", "A")

@@ -324,7 +324,8 @@ class _Cache:
         self.entries: dict[str, _Entry] = {}
         self.queue: deque[str] = deque()  # ids, oldest first
         self.ids_by_body: dict[str, deque[str]] = {}
-        self.synced_seq = 0
+        self.synced_seq = 0  # the highest arrival number of any answer held
+        self.meta_seq = 0  # meta.seq as this cache last saw (or wrote) it
 
     def minhash(self, ids: ShingleIds) -> rensa.RMinHash:
         signature = rensa.RMinHash(self.config.num_perm, self.config.seed)
@@ -391,7 +392,7 @@ class _Cache:
             ids = decode_ids(encoded) if encoded else _EMPTY_IDS
             built.add(article_id, answer, (ids, built.minhash(ids)) if ids.size else None)
         meta = state.get(META_KEY)
-        built.synced_seq = int(meta["seq"]) if meta else 0
+        built.meta_seq = int(meta["seq"]) if meta else 0
         return built
 
 
@@ -421,7 +422,7 @@ class Deduplicator:
     def __call__(self, article: Article) -> Article:
         state = self.state
         meta = self._meta()
-        if self._cache.synced_seq != meta["seq"]:
+        if self._cache.meta_seq != meta["seq"]:
             # Someone else's state (restored table, rebalance): what we hold no longer describes it.
             self._cache = _Cache.rebuild(state, self.config)
         if article.id in self._cache.entries:  # the cache holds exactly the state's answers
@@ -437,7 +438,10 @@ class Deduplicator:
 
         digest = body_hash(article.match_text)
         result, indexed = self._decide(digest, article.match_text, cutoff)
-        meta["seq"] = seq = meta["seq"] + 1
+        # meta is written after the article's own keys, so a crash in between leaves answers
+        # numbered past meta.seq: count on from the highest arrival number held, or the next
+        # article would take an existing number and push that article out of the index.
+        meta["seq"] = seq = max(int(meta["seq"]), self._cache.synced_seq) + 1
         answer = _Answer(seq, event_time, digest, result, indexed is not None)
         if indexed is not None:
             state[SIGNATURE_PREFIX + article.id] = encode_ids(indexed[0])
@@ -446,6 +450,7 @@ class Deduplicator:
 
         meta["evictions"] += evictions + self._evict_overflow()
         state[META_KEY] = meta  # re-assigned, never mutated in place: Faust tables need a set
+        self._cache.meta_seq = seq
         article.dedup = result
         return article
 
