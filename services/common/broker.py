@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,13 +159,3 @@ def create_scram_user(
             f"tansu user create {username!r} failed with code {done.returncode}: "
             f"{said[-1] if said else 'no output'}"
         )
-
-
-@contextlib.contextmanager
-def running_broker(port: int | None = None, host: str = "127.0.0.1") -> Iterator[EmbeddedBroker]:
-    """Context manager: an embedded broker for the duration of the block."""
-    broker = start_broker(port, host)
-    try:
-        yield broker
-    finally:
-        broker.stop()
