@@ -1,7 +1,8 @@
-"""Stopping child processes politely: SIGTERM first, SIGKILL only when they do not exit."""
+"""Stopping processes politely: SIGTERM first, SIGKILL only when they do not exit."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from typing import Any
 
@@ -16,3 +17,18 @@ def stop_process(process: subprocess.Popen[Any], timeout: float) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+def _stop_before_start(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Until Faust installs its own handlers, SIGTERM ends the worker with exit code 0.
+
+    Nothing has been consumed or produced before Faust starts, so there is nothing to flush;
+    without this a SIGTERM in the first second or two (an orchestrator scaling down right after
+    a start) killed the process with the default action and reported a crash (-15 / 143).
+    Once Faust runs, its loop handlers replace this one and shut the worker down gracefully.
+    """
+    signal.signal(signal.SIGTERM, _stop_before_start)

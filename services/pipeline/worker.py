@@ -10,6 +10,7 @@ import signal
 import faust
 from prometheus_client import disable_created_metrics
 
+from akhbar.common.processes import exit_cleanly_on_sigterm
 from akhbar.common.settings import Settings
 from akhbar.common.topics import ensure_topics
 from akhbar.pipeline.app import build_app
@@ -51,11 +52,13 @@ async def broker_ready(settings: Settings) -> bool:
         return await wait_for_broker(settings, stop)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+            loop.remove_signal_handler(signum)  # which puts back the default action
+        exit_cleanly_on_sigterm()
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
     """Build the pipeline and hand it to a Faust worker (which installs the signal handlers)."""
+    exit_cleanly_on_sigterm()
     disable_created_metrics()
     if not asyncio.run(broker_ready(settings)):
         return 0

@@ -352,9 +352,22 @@ class WorkerProcess:
         self.process.wait(30)
 
     def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM and wait (a clean shutdown); SIGKILL if it hangs. The exit code."""
+        """SIGTERM and wait (a clean shutdown); SIGKILL if it hangs. The exit code.
+
+        A worker started a moment ago may still be in the interpreter's own start-up, before
+        any akhbar code has run, where SIGTERM can only kill it: wait until it handles SIGTERM.
+        """
         if self.process is None:
             return 0
+        wait_until(
+            lambda: (
+                self.process is None
+                or self.process.poll() is not None
+                or catches_signal(self.process.pid, signal.SIGTERM)
+            ),
+            30,
+            "the worker to handle SIGTERM",
+        )
         return stop_process(self.process, timeout)
 
     def check_alive(self) -> None:
@@ -365,6 +378,19 @@ class WorkerProcess:
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.logs[-1].read_text(errors="replace")[-chars:] if self.logs else ""
+
+
+def catches_signal(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``signum`` (Linux: SigCgt in
+    /proc/PID/status, a hex mask with bit signum-1); False once the process is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
 
 
 def wait_until(condition: Any, timeout: float, what: str, alive: Any = None) -> None:
