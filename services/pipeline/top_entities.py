@@ -41,7 +41,6 @@ DEFAULT_REQUESTED = 20
 MAX_REQUESTED = 100
 
 
-
 @dataclass(frozen=True, slots=True)
 class EntityCount:
     """One entity's article count in the current window and in the window before it."""

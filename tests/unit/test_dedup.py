@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from akhbar.pipeline.stages.article import Article, DedupResult
 from akhbar.pipeline.stages.dedup import (
     DedupConfig,

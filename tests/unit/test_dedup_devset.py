@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from akhbar.pipeline.devset import WIKI_PATH, build_devset, evaluate
 from akhbar.pipeline.stages.orthography import normalize_for_matching
 

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import akhbar.common.metrics  # noqa: F401  (registers the akhbar_* metrics on REGISTRY)
 import pytest
 import yaml
-from akhbar.common.settings import Settings
-from akhbar.common.topics import topic_layout
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY, CollectorRegistry
+
+import akhbar.common.metrics  # noqa: F401  (registers the akhbar_* metrics on REGISTRY)
+from akhbar.common.settings import Settings
+from akhbar.common.topics import topic_layout
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from akhbar.pipeline.stages.article import Article, Dateline
 from akhbar.pipeline.stages.boilerplate import BoilerplateRules, BoilerplateRulesError, LineRule
 from akhbar.pipeline.stages.errors import RejectedArticle

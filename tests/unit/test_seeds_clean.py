@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from akhbar.pipeline.stages.article import Article, Dateline
 from akhbar.pipeline.stages.boilerplate import BoilerplateRules
 from akhbar.pipeline.stages.normalize import Normalizer

@@ -44,8 +44,11 @@ def load_split(path: Path = ANERCORP_TRAIN) -> tuple[list[Sentence], list[Senten
     """(train, validation): a fixed-seed random 12% of sentences is held out."""
     with path.open(encoding="utf-8") as fh:
         sentences = list(read_conll(fh))
-    held = set(random.Random(SPLIT_SEED).sample(range(len(sentences)),
-                                                round(len(sentences) * VALIDATION_FRACTION)))
+    held = set(
+        random.Random(SPLIT_SEED).sample(
+            range(len(sentences)), round(len(sentences) * VALIDATION_FRACTION)
+        )
+    )
     train = [s for i, s in enumerate(sentences) if i not in held]
     validation = [s for i, s in enumerate(sentences) if i in held]
     return train, validation

@@ -99,16 +99,26 @@ class FeatureExtractor:
 
     def _compute(self, word: str) -> WordFeatures:
         if word in (PAD_BEFORE, PAD_AFTER):
-            return WordFeatures((), (f"w-1={word}",), (f"w+1={word}",), (f"w-2={word}",),
-                                (f"w+2={word}",))
+            return WordFeatures(
+                (), (f"w-1={word}",), (f"w+1={word}",), (f"w-2={word}",), (f"w+2={word}",)
+            )
         n = norm(word)
         prefix, stem, has_al = self.stem(n)
         full = "ال" + stem if has_al else stem
         trigger = trigger_class(n)
         count = self.lexicon.counts.get(full, 0)
         clusters = self.lexicon.clusters.get(full) or self.lexicon.clusters.get(n, ())
-        own = [f"w={n}", f"s={stem}", f"p2={n[:2]}", f"p3={n[:3]}", f"x2={n[-2:]}",
-               f"x3={n[-3:]}", f"sx2={stem[-2:]}", f"pc={prefix}", f"f={count.bit_length()}"]
+        own = [
+            f"w={n}",
+            f"s={stem}",
+            f"p2={n[:2]}",
+            f"p3={n[:3]}",
+            f"x2={n[-2:]}",
+            f"x3={n[-3:]}",
+            f"sx2={stem[-2:]}",
+            f"pc={prefix}",
+            f"f={count.bit_length()}",
+        ]
         if has_al:
             own.append("al")
         if not is_arabic(n):
@@ -145,8 +155,14 @@ class FeatureExtractor:
         out: list[list[str]] = []
         for i in range(len(words)):
             j = i + 2
-            attrs = ["b", *feats[j].own, *feats[j - 1].as_prev, *feats[j + 1].as_next,
-                     *feats[j - 2].as_prev2, *feats[j + 2].as_next2]
+            attrs = [
+                "b",
+                *feats[j].own,
+                *feats[j - 1].as_prev,
+                *feats[j + 1].as_next,
+                *feats[j - 2].as_prev2,
+                *feats[j + 2].as_next2,
+            ]
             attrs.append("g=" + gaz[i])
             attrs.append("g-1=" + (gaz[i - 1] if i else "<s>"))
             attrs.append("g+1=" + (gaz[i + 1] if i + 1 < len(gaz) else "</s>"))

@@ -59,8 +59,9 @@ def cluster_words(paragraphs: list[list[str]], counts: Counter[str]) -> dict[str
     vectors = TruncatedSVD(n_components=100, random_state=SEED).fit_transform(matrix)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
     labels = [
-        MiniBatchKMeans(n_clusters=k, random_state=SEED, n_init=3, batch_size=4096)
-        .fit_predict(vectors)
+        MiniBatchKMeans(n_clusters=k, random_state=SEED, n_init=3, batch_size=4096).fit_predict(
+            vectors
+        )
         for k in CLUSTER_SIZES
     ]
     words = list(vocab)

@@ -42,30 +42,32 @@ def train(directory: Path = MODEL_DIR) -> str:
     stage_pred = predict(lambda words: tag_sentence(words, stage), validation)
     size = (directory / MODEL_FILE).stat().st_size
     n_tokens = sum(len(w) for w, _ in validation)
-    return "\n".join([
-        "# NER validation report",
-        "",
-        f"Written by `python -m akhbar.pipeline.ner.train`. Held-out split: {len(validation)} "
-        f"sentences, {n_tokens} tokens of ANERcorp train.txt (fixed seed, see corpus.py); "
-        f"trained on the other {len(train_set)} sentences. MISC is trained as O. "
-        "Scores are CoNLL exact span match (seqeval), PERS reported as PER.",
-        "",
-        f"CRF: {PARAMS}, {len(model._weights)} attributes kept, {size / 1e6:.2f} MB, "
-        f"trained in {seconds:.0f} s.",
-        "",
-        "## Entity stage (CRF + KB gazetteer merge), as `akhbar tag --conll` runs it",
-        "",
-        report_table(validation, stage_pred),
-        "",
-        f"micro-F1: {micro_f1(validation, stage_pred):.4f}",
-        "",
-        "## CRF alone",
-        "",
-        report_table(validation, crf_pred),
-        "",
-        f"micro-F1: {micro_f1(validation, crf_pred):.4f}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# NER validation report",
+            "",
+            f"Written by `python -m akhbar.pipeline.ner.train`. Held-out split: {len(validation)} "
+            f"sentences, {n_tokens} tokens of ANERcorp train.txt (fixed seed, see corpus.py); "
+            f"trained on the other {len(train_set)} sentences. MISC is trained as O. "
+            "Scores are CoNLL exact span match (seqeval), PERS reported as PER.",
+            "",
+            f"CRF: {PARAMS}, {len(model._weights)} attributes kept, {size / 1e6:.2f} MB, "
+            f"trained in {seconds:.0f} s.",
+            "",
+            "## Entity stage (CRF + KB gazetteer merge), as `akhbar tag --conll` runs it",
+            "",
+            report_table(validation, stage_pred),
+            "",
+            f"micro-F1: {micro_f1(validation, stage_pred):.4f}",
+            "",
+            "## CRF alone",
+            "",
+            report_table(validation, crf_pred),
+            "",
+            f"micro-F1: {micro_f1(validation, crf_pred):.4f}",
+            "",
+        ]
+    )
 
 
 def main() -> int:
