@@ -6,7 +6,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from akhbar.pipeline.stages.article import Article, DedupResult
 from akhbar.pipeline.stages.dedup import (
@@ -16,6 +19,7 @@ from akhbar.pipeline.stages.dedup import (
     IncompatibleStateError,
     jaccard,
     shingle_ids,
+    shingle_ids_numpy,
 )
 from akhbar.pipeline.stages.orthography import normalize_for_matching
 
@@ -224,6 +228,29 @@ def test_shingles_ignore_punctuation_and_spacing(left: str, right: str) -> None:
 def test_shingles_of_short_text_fall_back_to_whole_text() -> None:
     assert shingle_ids("سوريا", 3).size == 1
     assert shingle_ids("؟!", 3).size == 0
+
+
+# Arabic letters and digits, Latin, punctuation and spacing, lone surrogates (encoded with
+# surrogatepass), astral letters and digits, and the last code point.
+_SHINGLE_ALPHABET = [
+    *"قال الوزير إن المحادثات مستمرة٠١٢٣abcXYZ09 .,:؟!«»\n\t\u00a0\u2028\u200c\u0640\u064b",
+    "\ud800",
+    "\udfff",
+    "\U0001d7ce",
+    "\U00020000",
+    "\U0010ffff",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.one_of(st.text(st.sampled_from(_SHINGLE_ALPHABET), max_size=200), st.text(max_size=80)),
+    size=st.integers(min_value=1, max_value=8),
+)
+def test_compiled_shingles_are_bit_identical_to_numpy_reference(text: str, size: int) -> None:
+    ids, reference = shingle_ids(text, size), shingle_ids_numpy(text, size)
+    assert ids.dtype == reference.dtype == np.uint32
+    assert np.array_equal(ids, reference)
 
 
 class ReadCountingState(dict[str, Any]):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from akhbar.pipeline.devset import WIKI_PATH, build_devset, evaluate
+from akhbar.pipeline.stages.dedup import shingle_ids, shingle_ids_numpy
 from akhbar.pipeline.stages.orthography import normalize_for_matching
 
 
@@ -18,6 +20,12 @@ def test_devset_f1_and_no_hard_negative_merges(seed_paths: list[Path]) -> None:
         pair == ("seed:000_de031abb77a1a437", "seed:004_64475bd69043668f")
         for pair in devset.hard_negative_stories
     )
+    for item in devset.articles:  # the compiled kernel against its numpy reference, bit for bit
+        for size in (1, 3, 5):
+            ids = shingle_ids(item.article.match_text, size)
+            reference = shingle_ids_numpy(item.article.match_text, size)
+            assert ids.dtype == reference.dtype
+            assert np.array_equal(ids, reference), (item.article.id, size)
     score = evaluate(devset)
     print(f"\ndedup dev set, {len(devset.articles)} articles: {score}")
     assert score.hard_negative_merges == 0
