@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # batch of its own, which `akhbar run` and the tests use. Apache Kafka needs no such thing.
     producer_max_batch_bytes: int = Field(default=16384, ge=1)
     batch_within_seconds: float = Field(default=0.05, gt=0)
+    # How long a consumer fetch may wait for records. Faust's fixed 1500 ms is fine on Apache
+    # Kafka (which answers on arrival) but is added to every hop's latency on the embedded broker.
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
 
     # Producer
     max_article_bytes: int = Field(default=262_144, ge=1)

@@ -43,6 +43,7 @@ async def follow(
         **settings.kafka_client_options(),
         group_id=None,
         enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
     )
     await consumer.start()
     try:

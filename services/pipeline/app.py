@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from akhbar.common.settings import Settings
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
 from akhbar.pipeline.outbox import ProducerTopic
+from akhbar.pipeline.transport import use_fetch_max_wait
 
 
 @dataclass
@@ -115,6 +116,7 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         table_standby_replicas=0,
         web_enabled=True,
     )
+    use_fetch_max_wait(app, settings.fetch_max_wait_ms)
     setup_prometheus_sensors(app, registry=metrics_registry(), name_prefix="faust")
 
     def source(name: str, partitions: int) -> Any:
