@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     boilerplate_rules: Path | None = None
     min_article_chars: int = Field(default=80, ge=0)
     min_arabic_ratio: float = Field(default=0.6, ge=0.0, le=1.0)
-    # About 7 KB of worker memory per remembered article (README, "Dedup state").
+    # About 14 KB of worker memory per remembered article (README, "Dedup state").
     dedup_max_entries: int = Field(default=200_000, ge=1)
     dedup_max_age_days: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=500, ge=1)

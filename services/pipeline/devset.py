@@ -17,8 +17,10 @@ import json
 import lzma
 import random
 import shutil
+import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,6 +428,50 @@ def state_footprint(devset: DevSet, config: DedupConfig | None = None) -> dict[s
     }
 
 
+def deep_sizeof(*roots: object) -> int:
+    """Bytes of ``roots`` and every container, key and item they hold (each object once)."""
+    seen: set[int] = set()
+    total = 0
+    stack = list(roots)
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, deque)):
+            stack.extend(item)
+    return total
+
+
+def bookkeeping_bytes(dedup: Deduplicator) -> float:
+    """Worker memory per remembered article beyond its signature (shingle ids, MinHash, LSH):
+    the per-article entry, the arrival queue, the body-hash map and the index's own tuples."""
+    cache = dedup._cache
+    held = deep_sizeof(cache.entries, cache.queue, cache.ids_by_body, cache.indexed)
+    # deep_sizeof counted each ndarray and MinHash object header; those are the signature store.
+    held -= sum(
+        sys.getsizeof(item.ids) + sys.getsizeof(item.signature) for item in cache.indexed.values()
+    )
+    return held / max(1, len(cache.entries))
+
+
+def memory_footprint(devset: DevSet, config: DedupConfig | None = None) -> dict[str, float]:
+    """In-memory bytes per remembered article: bookkeeping vs the decoded shingle ids."""
+    dedup = Deduplicator({}, config=config or DedupConfig())
+    for item in devset.articles:
+        dedup(_fresh(item.article))
+    indexed = dedup._cache.indexed.values()
+    return {
+        "bookkeeping_bytes_per_article": bookkeeping_bytes(dedup),
+        "shingle_id_bytes_per_indexed_article": sum(i.ids.nbytes for i in indexed)
+        / max(1, len(indexed)),
+    }
+
+
 def main() -> None:
     from akhbar.pipeline.stages.orthography import normalize_for_matching
 
@@ -437,6 +483,7 @@ def main() -> None:
     print("score:", evaluate(devset))
     print("candidates:", candidate_counts(devset))
     print("footprint:", state_footprint(devset))
+    print("memory:", memory_footprint(devset))
     print("bench (dict state):", bench(devset))
     print("bench (rocksdb + JSON state):", bench(devset, rocksdb=True))
 

@@ -35,10 +35,13 @@ values it has in common with the query (<1 us in rensa, ~100x cheaper than an ex
 those scoring at least ``min_agreement`` are verified by exact Jaccard, the ``max_verified`` best
 first.
 
-Memory, built from 100,000 indexed articles of ~275 shingles: ``cache_bytes`` counts ~1.8 KB an
-article for the decoded ids and MinHash; the whole cache grows the process by ~7 KB an article
-(~6 KB before the ids were kept), most of it rensa's 64 band tables. Every eviction frees its
-article's share, so it is bounded by the window (~1.4 GB at the 200,000-article default).
+Memory, 100,000 articles of the bench corpus (~400 shingles each, 90 % indexed): the process
+grows by ~13.7 KB per remembered article. Most of it is the signature store: rensa's 64 band
+tables ~6.5 KB, decoded shingle ids ~1.7 KB, MinHash ~0.6 KB (RSS of each measured alone). The
+bookkeeping beyond that (entry, arrival queue, body-hash map, the index's tuples) is ~0.7 KB,
+``devset.bookkeeping_bytes`` (a unit test holds it under 1 KB); the rest is allocator slack.
+Every eviction frees its article's share, so memory is bounded by the window (~2.7 GB at the
+200,000-article default).
 
 Writes per article (each is one changelog message): a new unique or near-duplicate article writes
 3 keys (``a:``, ``s:``, ``meta``), an exact copy 2 (no signature), a replay none; each eviction adds
@@ -68,7 +71,7 @@ import heapq
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final, NamedTuple
@@ -418,7 +421,9 @@ class _Cache:
         self.indexed: dict[int, _Indexed] = {}  # seq -> ids and MinHash
         self.entries: dict[str, _Entry] = {}
         self.queue: deque[str] = deque()  # ids, oldest first
-        self.ids_by_body: dict[str, deque[str]] = {}
+        # body hash -> the id holding it, or a deque of ids (oldest first) when several do: most
+        # bodies are held once, and a deque per body cost ~600 bytes of each remembered article.
+        self.ids_by_body: dict[str, str | deque[str]] = {}
         self.synced_seq = 0  # the highest arrival number of any answer held
         self.meta_seq = 0  # meta.seq as this cache last saw (or wrote) it
 
@@ -446,11 +451,18 @@ class _Cache:
         self.queue.append(article_id)
         same_body = self.ids_by_body.get(answer.body_hash)
         if same_body is None:
-            self.ids_by_body[answer.body_hash] = deque((article_id,))
+            self.ids_by_body[answer.body_hash] = article_id
+        elif isinstance(same_body, str):
+            self.ids_by_body[answer.body_hash] = deque((same_body, article_id))
         else:
             same_body.append(article_id)
         if seq > self.synced_seq:
             self.synced_seq = seq
+
+    def holding(self, body_hash: str) -> Iterable[str]:
+        """The ids remembered with this body, oldest first."""
+        same_body = self.ids_by_body.get(body_hash, ())
+        return (same_body,) if isinstance(same_body, str) else same_body
 
     def oldest(self) -> _Entry:
         return self.entries[self.queue[0]]
@@ -459,9 +471,12 @@ class _Cache:
         article_id = self.queue.popleft()
         entry = self.entries.pop(article_id)
         same_body = self.ids_by_body[entry.body_hash]
-        same_body.popleft()  # the oldest arrival overall is the oldest with its body too
-        if not same_body:
+        if isinstance(same_body, str):
             del self.ids_by_body[entry.body_hash]
+        else:
+            same_body.popleft()  # the oldest arrival overall is the oldest with its body too
+            if len(same_body) == 1:
+                self.ids_by_body[entry.body_hash] = same_body[0]
         if entry.indexed:
             self.lsh.remove(entry.seq)
             del self.indexed[entry.seq]
@@ -576,7 +591,7 @@ class Deduplicator:
         copy or a body without a single word.
         """
         entries = self._cache.entries
-        for earlier_id in self._cache.ids_by_body.get(digest, ()):
+        for earlier_id in self._cache.holding(digest):
             earlier = entries[earlier_id]
             if earlier.ingested_at >= cutoff:
                 return DedupResult("duplicate", earlier.root, 1.0, "exact"), None
