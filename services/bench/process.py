@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from akhbar.common.processes import stop_process
+from akhbar.common.processes import descendants, status_field, stop_process
 
 LOG_TAIL_CHARS = 3000
 
@@ -56,23 +56,31 @@ class Subprocess:
         return self.log.read_text("utf-8", errors="replace")[-LOG_TAIL_CHARS:]
 
     def peak_rss_mb(self) -> float | None:
-        """The high-water mark of resident memory (VmHWM), in MiB; None when unavailable."""
-        try:
-            status = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-        return None
+        """The high-water mark of resident memory (VmHWM) in MiB, summed over the process and
+        the processes it started (a worker's stage processes); None when unavailable."""
+        peaks = [peak_rss_kib(pid) for pid in [self.pid, *descendants(self.pid)]]
+        known = [peak for peak in peaks if peak is not None]
+        return round(sum(known) / 1024, 1) if known else None
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then SIGKILL after ``timeout`` seconds; returns the exit code."""
         return stop_process(self.process, timeout)
 
 
+def peak_rss_kib(pid: int) -> int | None:
+    """One process's VmHWM in KiB; None when it is gone."""
+    value = status_field(pid, "VmHWM")
+    return int(value.split()[0]) if value else None
+
+
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds a process has used so far (0 when it is gone)."""
+    """User plus system CPU seconds a process and the processes it started have used so far
+    (those still running; 0 when it is gone)."""
+    return sum(own_cpu_seconds(p) for p in [pid, *descendants(pid)])
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds one process has used so far (0 when it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

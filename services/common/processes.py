@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 
@@ -32,3 +33,36 @@ def exit_cleanly_on_sigterm() -> None:
     Once Faust runs, its loop handlers replace this one and shut the worker down gracefully.
     """
     signal.signal(signal.SIGTERM, _stop_before_start)
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of a process's children, their children and so on (Linux /proc); [] if gone."""
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        parent = stack.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found.extend(children)
+            stack.extend(children)
+    return found
+
+
+def status_field(pid: int, name: str) -> str | None:
+    """The value of one line of /proc/PID/status (``VmHWM``, ``SigCgt``...); None if gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    prefix = f"{name}:"
+    for line in status.splitlines():
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+    return None

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import MessageSizeTooLargeError
 
 from akhbar.common import events, metrics
-from akhbar.pipeline.records import decode_staged, encode_staged
+from akhbar.pipeline.head import Outcome, Refused, Staged
+from akhbar.pipeline.records import decode_staged
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.errors import StageError
 from akhbar.pipeline.top_entities import attach_top_entities, observe_published
@@ -32,15 +31,18 @@ def observe_stages(article: Article, names: tuple[str, ...]) -> None:
             metrics.ARTICLES.labels(name, "ok").inc()
 
 
-def observe_enrichment(article: Article) -> None:
-    """Count what the stages found: boilerplate, language outcome, entities and their links."""
-    metrics.BOILERPLATE_CHARS.inc(article.boilerplate_chars)
+def observe_staged(staged: Staged) -> None:
+    """Count what the stateless stages did and found: stage latency, boilerplate, language
+    outcome, entities and their links."""
+    for name, seconds in staged.timings.items():
+        metrics.STAGE_SECONDS.labels(name).observe(seconds)
+        metrics.ARTICLES.labels(name, "ok").inc()
+    metrics.BOILERPLATE_CHARS.inc(staged.boilerplate_chars)
     metrics.LANGUAGE.labels("accepted").inc()
-    # One labels() lookup per label value, not two per entity (~19 entities per article).
-    for kind, count in Counter(entity.type for entity in article.entities).items():
+    for kind, count in staged.entity_types.items():
         metrics.ENTITIES.labels(kind).inc(count)
-    for kb, count in Counter(entity.kb for entity in article.entities).items():
-        metrics.ENTITY_LINKS.labels("true" if kb else "false").inc(count)
+    for linked, count in staged.entity_links.items():
+        metrics.ENTITY_LINKS.labels(linked).inc(count)
 
 
 async def send_dead_letter(
@@ -73,11 +75,6 @@ def where(message: Any) -> str:
     return f"{message.topic}/{message.partition}/{message.offset}"
 
 
-# A raw event holds the article (up to max_article_bytes) plus a small JSON envelope; anything
-# much larger was not sent by our producer and would not fit the staged record either.
-RAW_ENVELOPE_BYTES = 64 * 1024
-
-
 async def run_stages(
     pipeline: Pipeline, article: Article, names: tuple[str, ...], payload: bytes, origin: str
 ) -> Article | None:
@@ -99,30 +96,25 @@ async def run_stages(
     return article
 
 
-async def handle_raw(pipeline: Pipeline, payload: bytes, sent_at: float, origin: str) -> None:
-    """Decode one raw event, run the stateless stages, and forward it to the staged topic."""
+async def apply_head(pipeline: Pipeline, outcome: Outcome, message: Any) -> None:
+    """Publish what the stateless stages made of one raw event: staged record or dead letter."""
     metrics.ARTICLES.labels("consume", "ok").inc()
-    limit = pipeline.settings.max_article_bytes + RAW_ENVELOPE_BYTES
-    if len(payload) > limit:
-        detail = f"{len(payload)} bytes, over the {limit}-byte limit for a raw event"
-        await send_dead_letter(
-            pipeline, "decode", "too_large", detail, payload, article_id=None, source=origin
+    if isinstance(outcome, Staged):
+        observe_staged(outcome)
+        await pipeline.staged.send(key=outcome.article_id.encode(), value=outcome.value)
+        return
+    article_id = outcome.article_id
+    if isinstance(outcome, Refused):
+        stage, reason, detail = outcome.stage, outcome.reason, outcome.detail
+    else:
+        log.error(
+            "unexpected failure in %s at %s: %s", outcome.stage, where(message), outcome.trace
         )
-        return
-    try:
-        article = events.decode_raw(payload)
-    except events.EventError as exc:
-        await send_dead_letter(
-            pipeline, "decode", exc.reason, exc.detail, payload, article_id=None, source=origin
-        )
-        return
-    stages = pipeline.chain.stateless_names
-    if (enriched := await run_stages(pipeline, article, stages, payload, origin)) is None:
-        return
-    article = enriched
-    observe_enrichment(article)
-    article.body = ""  # the cleaned text replaces it; halves the staged record
-    await pipeline.staged.send(key=article.id.encode(), value=encode_staged(article, sent_at))
+        stage, reason, detail = outcome.stage, "internal_error", outcome.error
+        article_id = article_id or key_of(message)
+    await send_dead_letter(
+        pipeline, stage, reason, detail, message.value, article_id=article_id, source=where(message)
+    )
 
 
 async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None:
@@ -240,15 +232,14 @@ def attach_agents(pipeline: Pipeline) -> None:
     @app.agent(pipeline.raw, name="akhbar.enrich-head")
     async def enrich_head(stream: Any) -> None:
         async for batch in stream.take_events(size, within):
-            for event in batch:
-                message = event.message
-                handling = handle_raw(
-                    pipeline, event.value, message.timestamp or 0.0, where(message)
-                )
-                await guarded(pipeline, "decode", message, handling)
-                # The stages are synchronous CPU work: let the dedup agent (and Faust's own
-                # tasks) run between articles, not only between batches, to keep latency low.
-                await asyncio.sleep(0)
+            items = [(event.value, event.message.timestamp or 0.0) for event in batch]
+            events_left = iter(batch)
+            async for outcomes in pipeline.head.run(items):
+                for outcome in outcomes:
+                    message = next(events_left).message
+                    await guarded(
+                        pipeline, "decode", message, apply_head(pipeline, outcome, message)
+                    )
 
     # Faust's commit first flushes the producer buffer and waits until it is *empty*; every
     # dedup event adds table changelog writes to that buffer, so under a steady backlog the

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from akhbar.common.settings import Settings
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
+from akhbar.pipeline.head import HeadRunner, InProcessHead, ProcessHead
 from akhbar.pipeline.outbox import ProducerTopic
 from akhbar.pipeline.transport import use_fetch_max_wait
 
@@ -21,7 +22,8 @@ class Pipeline:
 
     ``raw`` and ``staged_source`` are the Faust topics the agents consume; ``staged``,
     ``enriched``, ``duplicates`` and ``dlq`` are where they send (anything with an async
-    ``send(key=, value=)``; tests put recorders there).
+    ``send(key=, value=)``; tests put recorders there). ``head`` runs the chain's stateless
+    stages for the head agent, in the event loop or in stage processes.
     """
 
     settings: Settings
@@ -34,6 +36,7 @@ class Pipeline:
     dlq: Any
     dedup_table: Any
     chain: Chain
+    head: HeadRunner
 
 
 def chain_config(settings: Settings) -> ChainConfig:
@@ -135,6 +138,16 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
     # The dedup agent iterates event by event: Faust's rocksdb store takes the partition of
     # every write from the current event, which batch iteration (take_events) does not set.
     dedup_table = app.Table("dedup-index", partitions=1, key_type=str)
+    head: HeadRunner
+    if chain is not None:  # a caller's own chain (tests) runs in the event loop
+        head = InProcessHead(chain, settings.max_article_bytes)
+    elif settings.stage_processes > 0:
+        config = chain_config(settings)
+        head = ProcessHead(config, settings.max_article_bytes, settings.stage_processes)
+        chain = build_chain(config, dedup_table, parts="stateful")
+    else:
+        chain = build_chain(chain_config(settings), dedup_table)
+        head = InProcessHead(chain, settings.max_article_bytes)
     pipeline = Pipeline(
         settings=settings,
         app=app,
@@ -145,7 +158,8 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         duplicates=ProducerTopic(app, settings.topic_duplicates),
         dlq=ProducerTopic(app, settings.topic_dlq),
         dedup_table=dedup_table,
-        chain=chain if chain is not None else build_chain(chain_config(settings), dedup_table),
+        chain=chain,
+        head=head,
     )
     attach_agents(pipeline)
     return pipeline

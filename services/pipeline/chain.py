@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from akhbar.pipeline.stages.article import Article
 
@@ -64,32 +64,37 @@ class Chain:
 
 
 def build_chain(
-    config: ChainConfig, dedup_state: MutableMapping[str, Any], *, tagger: Stage | None = None
+    config: ChainConfig,
+    dedup_state: MutableMapping[str, Any],
+    *,
+    tagger: Stage | None = None,
+    parts: Literal["all", "stateless", "stateful"] = "all",
 ) -> Chain:
     """Load models and rules (start-up work, never at import) and declare the chain.
 
     ``tagger`` lets a caller that already loaded the entity model reuse it (tests, benchmarks).
+    ``parts`` loads only the stateless stages (a stage process) or only the stateful one (a
+    worker whose stage processes run the others), so neither loads what it never runs.
     """
     from akhbar.pipeline.stages.boilerplate import BoilerplateRules
     from akhbar.pipeline.stages.dedup import DedupConfig, Deduplicator
     from akhbar.pipeline.stages.entities import EntityTagger
     from akhbar.pipeline.stages.normalize import Normalizer
 
-    rules = BoilerplateRules.load(config.boilerplate_rules)
-    normalizer = Normalizer(
-        rules, min_chars=config.min_article_chars, min_arabic_ratio=config.min_arabic_ratio
-    )
-    deduplicator = Deduplicator(
-        dedup_state,
-        config=DedupConfig(
-            max_entries=config.dedup_max_entries, max_age_seconds=config.dedup_max_age_seconds
-        ),
-    )
-    return Chain(
-        stages=[
-            ("normalize", normalizer),
-            ("entities", tagger if tagger is not None else EntityTagger.load_default()),
-            ("dedup", deduplicator),
-        ],
-        stateful=frozenset({"dedup"}),
-    )
+    stages: list[tuple[str, Stage]] = []
+    if parts != "stateful":
+        rules = BoilerplateRules.load(config.boilerplate_rules)
+        normalizer = Normalizer(
+            rules, min_chars=config.min_article_chars, min_arabic_ratio=config.min_arabic_ratio
+        )
+        stages.append(("normalize", normalizer))
+        stages.append(("entities", tagger if tagger is not None else EntityTagger.load_default()))
+    if parts != "stateless":
+        deduplicator = Deduplicator(
+            dedup_state,
+            config=DedupConfig(
+                max_entries=config.dedup_max_entries, max_age_seconds=config.dedup_max_age_seconds
+            ),
+        )
+        stages.append(("dedup", deduplicator))
+    return Chain(stages=stages, stateful=frozenset({"dedup"}))

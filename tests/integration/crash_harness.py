@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from akhbar.common import events
 from akhbar.common.broker import free_port
-from akhbar.common.processes import stop_process
+from akhbar.common.processes import status_field, stop_process
 from tests.integration.kafka_helpers import akhbar_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -383,14 +383,8 @@ class WorkerProcess:
 def catches_signal(pid: int, signum: int) -> bool:
     """Whether process ``pid`` has a handler installed for ``signum`` (Linux: SigCgt in
     /proc/PID/status, a hex mask with bit signum-1); False once the process is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    for line in status.splitlines():
-        if line.startswith("SigCgt:"):
-            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
-    return False
+    mask = status_field(pid, "SigCgt")
+    return mask is not None and bool(int(mask, 16) >> (signum - 1) & 1)
 
 
 def wait_until(condition: Any, timeout: float, what: str, alive: Any = None) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from akhbar.common.processes import descendants
 from tests.integration.crash_harness import (
     WorkerProcess,
     WorkerStack,
@@ -72,3 +73,35 @@ def test_sigterm_during_start_up_exits_cleanly(broker: str, tmp_path: Path) -> N
     # start-up, not only once Faust runs (without that, this fails: start-up is unprotected).
     assert not outcomes[0][2], f"SIGTERM handled only once the worker served: {outcomes}"
     assert outcomes[-1][2], outcomes
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (which no longer runs or holds memory)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_stage_processes_end_with_their_worker(
+    broker: str, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A worker runs the stateless stages in a stage process; however the worker ends (a clean
+    SIGTERM, or a SIGKILL that runs no shutdown code) its stage processes end with it."""
+    stack = WorkerStack(broker, tmp_path)
+    worker = WorkerProcess(stack)
+    worker.start()
+    assert worker.process is not None
+    try:
+        wait_until(lambda: port_open(stack.web_port), 60, "the web server", worker.check_alive)
+        children = descendants(worker.process.pid)
+        assert children, "the worker started no stage process"
+        worker.process.send_signal(signum)
+        code = worker.process.wait(60)
+        assert code == (0 if signum == signal.SIGTERM else -signal.SIGKILL)
+        wait_until(lambda: not any(running(pid) for pid in children), 30, "stage processes to end")
+    finally:
+        if worker.process.poll() is None:
+            worker.process.kill()

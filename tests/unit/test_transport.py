@@ -11,7 +11,7 @@ from akhbar.pipeline.transport import Transport
 
 
 async def test_worker_consumer_uses_the_configured_fetch_wait(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, fetch_max_wait_ms=37, _env_file=None)
+    settings = Settings(data_dir=tmp_path, fetch_max_wait_ms=37, stage_processes=0, _env_file=None)
     app = build_app(settings).app
     assert isinstance(app.transport, Transport)
     thread = app.consumer._new_consumer_thread()
