@@ -65,9 +65,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from akhbar.common.processes import exit_cleanly_on_sigterm
+    from akhbar.common.processes import defer_sigterm
 
-    exit_cleanly_on_sigterm()  # before the slow imports below, too
+    defer_sigterm()  # before the slow imports below, too
     from akhbar.pipeline.worker import run_worker
 
     return run_worker(load_settings(args), loglevel=args.loglevel)

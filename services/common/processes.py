@@ -20,19 +20,29 @@ def stop_process(process: subprocess.Popen[Any], timeout: float) -> int:
     return process.returncode
 
 
-def _stop_before_start(signum: int, frame: Any) -> None:
-    raise SystemExit(0)
+_sigterm_requested = False
 
 
-def exit_cleanly_on_sigterm() -> None:
-    """Until Faust installs its own handlers, SIGTERM ends the worker with exit code 0.
+def _remember_sigterm(signum: int, frame: Any) -> None:
+    global _sigterm_requested
+    _sigterm_requested = True
 
-    Nothing has been consumed or produced before Faust starts, so there is nothing to flush;
-    without this a SIGTERM in the first second or two (an orchestrator scaling down right after
-    a start) killed the process with the default action and reported a crash (-15 / 143).
-    Once Faust runs, its loop handlers replace this one and shut the worker down gracefully.
+
+def defer_sigterm() -> None:
+    """Until the worker's event loop handles SIGTERM, remember one instead of dying of it.
+
+    Without this a SIGTERM in the first seconds (an orchestrator scaling down right after a
+    start) killed the worker with the default action and reported a crash (-15 / 143). The
+    handler only sets a flag: raising SystemExit at an arbitrary point of start-up could leave
+    Faust or the stage processes half-started and the process hanging at exit. The worker reads
+    the flag (:func:`sigterm_requested`) where stopping is safe, and once Faust has installed its
+    own handlers, which replace this one.
     """
-    signal.signal(signal.SIGTERM, _stop_before_start)
+    signal.signal(signal.SIGTERM, _remember_sigterm)
+
+
+def sigterm_requested() -> bool:
+    return _sigterm_requested
 
 
 def descendants(pid: int) -> list[int]:

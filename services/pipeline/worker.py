@@ -10,7 +10,7 @@ import signal
 import faust
 from prometheus_client import disable_created_metrics
 
-from akhbar.common.processes import exit_cleanly_on_sigterm
+from akhbar.common.processes import defer_sigterm, sigterm_requested
 from akhbar.common.settings import Settings
 from akhbar.common.topics import ensure_topics
 from akhbar.pipeline.app import build_app
@@ -49,24 +49,40 @@ async def broker_ready(settings: Settings) -> bool:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
+        if sigterm_requested():  # before the handlers above
+            stop.set()
         return await wait_for_broker(settings, stop)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)  # which puts back the default action
-        exit_cleanly_on_sigterm()
+        defer_sigterm()
+
+
+class _Worker(faust.Worker):
+    def install_signal_handlers(self) -> None:
+        super().install_signal_handlers()
+        if sigterm_requested():  # it came before these handlers: stop as they would have
+            self._schedule_shutdown(signal.SIGTERM)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
-    """Build the pipeline and hand it to a Faust worker (which installs the signal handlers)."""
-    exit_cleanly_on_sigterm()
+    """Build the pipeline and hand it to a Faust worker (which installs the signal handlers).
+
+    A SIGTERM before Faust handles it is remembered (``defer_sigterm``) and honoured here, at
+    points where stopping leaves nothing half-started, or by Faust as soon as it runs.
+    """
+    defer_sigterm()
     disable_created_metrics()
-    if not asyncio.run(broker_ready(settings)):
+    if not asyncio.run(broker_ready(settings)) or sigterm_requested():
         return 0
     pipeline = build_app(settings)
+    if sigterm_requested():
+        pipeline.head.close()
+        return 0
     log.warning(
         "worker starting: broker %s, consuming %s", settings.bootstrap_servers, settings.topic_raw
     )
-    worker = faust.Worker(pipeline.app, loglevel=loglevel, quiet=True)
+    worker = _Worker(pipeline.app, loglevel=loglevel, quiet=True)
     # faust.Worker builds a terminal spinner and, for it, sets the root logger to DEBUG, so every
     # aiokafka/faust debug call builds a log record (~4% of worker CPU in a profile). No spinner.
     worker.spinner = None

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 # Seconds between the worker process first handling SIGTERM and the SIGTERM: spread over
 # importing Faust, building the app and joining the consumer group (a few seconds on Tansu).
 # (Before its first handler the interpreter is still starting, and only the kernel can act.)
-DELAYS = [0.0, 0.4, 1.0, 2.0, 3.5]
+DELAYS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0, 3.0]
 
 
 def port_open(port: int) -> bool:
