@@ -68,9 +68,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from akhbar.common.processes import defer_sigterm
 
     defer_sigterm()  # before the slow imports below, too
+    from akhbar.pipeline.stages.boilerplate import BoilerplateRules
     from akhbar.pipeline.worker import run_worker
 
-    return run_worker(load_settings(args), loglevel=args.loglevel)
+    settings = load_settings(args)
+    if settings.boilerplate_rules is not None:
+        # Loaded again by every stage process; a bad file must stop the worker here, once.
+        try:
+            BoilerplateRules.load(settings.boilerplate_rules)
+        except (OSError, ValueError) as exc:
+            return fail(f"boilerplate rules {settings.boilerplate_rules}: {exc}")
+    return run_worker(settings, loglevel=args.loglevel)
 
 
 def cmd_produce(args: argparse.Namespace) -> int:

@@ -116,6 +116,8 @@ class HeadRunner(Protocol):
 
     def run(self, items: Sequence[tuple[bytes, float]]) -> AsyncIterator[list[Outcome]]: ...
 
+    def wait_ready(self, timeout: float = 120.0) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -132,6 +134,9 @@ class InProcessHead:
             # The stages are synchronous CPU work: let the dedup agent (and Faust's own tasks)
             # run between articles, not only between batches, to keep latency low.
             await asyncio.sleep(0)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -76,6 +76,12 @@ def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
     if not asyncio.run(broker_ready(settings)) or sigterm_requested():
         return 0
     pipeline = build_app(settings)
+    try:
+        pipeline.head.wait_ready()  # the stage processes loaded the stages (or fail here)
+    except Exception as exc:
+        log.error("the stage process could not load the stages (see its error above): %r", exc)
+        pipeline.head.close()
+        return 1
     if sigterm_requested():
         pipeline.head.close()
         return 0

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from akhbar.cli import build_parser, main
@@ -61,3 +66,28 @@ def test_bootstrap_option_overrides_the_environment(monkeypatch: pytest.MonkeyPa
     assert load_settings(args).bootstrap_servers == "cli-host:2"
     args = build_parser().parse_args(["topics"])
     assert load_settings(args).bootstrap_servers == "env-host:1"
+
+
+BAD_REGEX = '{"trailing_furniture": {"patterns": ["("]}}'
+
+
+@pytest.mark.parametrize("content", [None, "{not json", BAD_REGEX])
+def test_worker_with_a_bad_boilerplate_rules_file_is_one_line_and_exit_2(
+    tmp_path: Path, content: str | None
+) -> None:
+    """Checked before anything starts (no broker needed): the stage processes would otherwise
+    fail to load, one by one, far from the user's mistake."""
+    rules = tmp_path / "rules.json"
+    if content is not None:
+        rules.write_text(content, encoding="utf-8")
+    env = {**os.environ, "AKHBAR_BOILERPLATE_RULES": str(rules), "AKHBAR_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "akhbar.cli", "worker", "--bootstrap", "127.0.0.1:1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("akhbar: boilerplate rules"), done.stderr

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,14 @@ def test_a_killed_stage_process_is_replaced_and_nothing_is_lost(
     assert process_head.restarts == before + 1
     assert len(outcomes) == len(items)
     assert all(isinstance(o, Staged) for o in outcomes[:-1])
+
+
+def test_a_stage_process_that_cannot_load_fails_wait_ready(tmp_path: Path) -> None:
+    """The worker calls wait_ready before Faust starts: a chain that cannot load stops it there
+    instead of turning every article into a dead letter."""
+    head = ProcessHead(ChainConfig(boilerplate_rules=tmp_path / "missing.json"), LIMIT, 1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            head.wait_ready(60)
+    finally:
+        head.close()
