@@ -51,7 +51,10 @@ async def broker_ready(settings: Settings) -> bool:
     try:
         if sigterm_requested():  # before the handlers above
             stop.set()
-        return await wait_for_broker(settings, stop)
+        ready = await wait_for_broker(settings, stop)
+        # A signal while the topics were being checked sets ``stop`` but does not interrupt
+        # that check: it must still stop the worker, not be lost.
+        return ready and not stop.is_set()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)  # which puts back the default action
