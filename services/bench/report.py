@@ -31,7 +31,7 @@ METHOD_NOTES = [
     "stage_us: from the worker's akhbar_stage_seconds histogram, difference of two scrapes around "
     "the burst. stage_share: stage seconds / burst seconds. *_cpu_share: CPU seconds the process "
     "and its stage processes used during the burst / burst seconds (1.0 = one core saturated); "
-    "peak_*rss_mb sums their peaks (AKHBAR_STAGE_PROCESSES, default 1). machine_busy_cores: the "
+    "peak_*rss_mb sums their peaks (with AKHBAR_STAGE_PROCESSES > 0). machine_busy_cores: the "
     "same for every process on the machine (broker, bench and anything else running), out of "
     "cpu_count: a value near cpu_count means the numbers are CPU-starved.",
     "The generated corpus only uses the seed articles' vocabulary (a few thousand words), so "

@@ -88,9 +88,10 @@ def running(pid: int) -> bool:
 def test_stage_processes_end_with_their_worker(
     broker: str, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    """A worker runs the stateless stages in a stage process; however the worker ends (a clean
+    """A worker running the stateless stages in a stage process: however the worker ends (a clean
     SIGTERM, or a SIGKILL that runs no shutdown code) its stage processes end with it."""
     stack = WorkerStack(broker, tmp_path)
+    stack.env["AKHBAR_STAGE_PROCESSES"] = "1"
     worker = WorkerProcess(stack)
     worker.start()
     assert worker.process is not None
