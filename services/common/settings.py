@@ -59,11 +59,11 @@ class Settings(BaseSettings):
     stage_processes: int = Field(default=0, ge=0, le=64)
     # Upper bound of one producer record batch, per partition. aiokafka's 16 KiB holds two or
     # three articles, so a backlog became one produce request per couple of records: 512 KiB
-    # measured 415 -> 586 articles/s in `make bench` (and stays under Kafka's 1 MB default
-    # message.max.bytes). The embedded broker (Tansu 0.6) reports a partition's end offset as
-    # the first offset of its last batch + 1, so Faust's table recovery stops short of the last
-    # batch's other records; 1 byte makes every record a batch of its own, which `akhbar run`
-    # and the tests use. Apache Kafka needs no such thing.
+    # measured 367 -> 442 articles/s in `make bench` (415 -> 586 with a stage process), and
+    # stays under Kafka's 1 MB default message.max.bytes. The embedded broker (Tansu 0.6)
+    # reports a partition's end offset as the first offset of its last batch + 1, so Faust's
+    # table recovery stops short of the last batch's other records; 1 byte makes every record a
+    # batch of its own, which `akhbar run` and the tests use. Apache Kafka needs no such thing.
     producer_max_batch_bytes: int = Field(default=524_288, ge=1)
     batch_within_seconds: float = Field(default=0.05, gt=0)
     # How long a consumer fetch may wait for records. Faust's fixed 1500 ms is fine on Apache
