@@ -139,14 +139,14 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
     # every write from the current event, which batch iteration (take_events) does not set.
     dedup_table = app.Table("dedup-index", partitions=1, key_type=str)
     head: HeadRunner
+    config = chain_config(settings)
     if chain is not None:  # a caller's own chain (tests) runs in the event loop
         head = InProcessHead(chain, settings.max_article_bytes)
     elif settings.stage_processes > 0:
-        config = chain_config(settings)
         head = ProcessHead(config, settings.max_article_bytes, settings.stage_processes)
         chain = build_chain(config, dedup_table, parts="stateful")
     else:
-        chain = build_chain(chain_config(settings), dedup_table)
+        chain = build_chain(config, dedup_table)
         head = InProcessHead(chain, settings.max_article_bytes)
     pipeline = Pipeline(
         settings=settings,

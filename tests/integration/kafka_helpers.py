@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -77,6 +78,13 @@ class AkhbarProcess:
 
     def stop(self, timeout: float = 15.0) -> int:
         return stop_process(self.process, timeout)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port`` right now."""
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
 
 
 def akhbar_env(bootstrap: str, **settings: str | int | Path) -> dict[str, str]:

@@ -13,13 +13,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from akhbar.common.broker import free_port
+from tests.integration.kafka_helpers import port_open
 
 pytestmark = pytest.mark.integration
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -8,19 +8,19 @@ operator; CI once caught exactly that, when a crash test stopped a worker it had
 from __future__ import annotations
 
 import signal
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from akhbar.common.processes import descendants
+from akhbar.common.processes import descendants, status_field
 from tests.integration.crash_harness import (
     WorkerProcess,
     WorkerStack,
     catches_signal,
     wait_until,
 )
+from tests.integration.kafka_helpers import port_open
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -28,12 +28,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 # importing Faust, building the app and joining the consumer group (a few seconds on Tansu).
 # (Before its first handler the interpreter is still starting, and only the kernel can act.)
 DELAYS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0, 3.0]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def sigterm_after(stack: WorkerStack, delay: float | None) -> tuple[int, bool, str]:
@@ -77,11 +71,8 @@ def test_sigterm_during_start_up_exits_cleanly(broker: str, tmp_path: Path) -> N
 
 def running(pid: int) -> bool:
     """Whether ``pid`` exists and is not a zombie (which no longer runs or holds memory)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    state = status_field(pid, "State")
+    return state is not None and not state.startswith("Z")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
