@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # How long a consumer fetch may wait for records. Faust's fixed 1500 ms is fine on Apache
     # Kafka (which answers on arrival) but is added to every hop's latency on the embedded broker.
     fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
+    # How long the worker's producer retries a send the broker does not acknowledge before the
+    # send fails; a failed send stops the worker with nothing committed past it. Faust's default.
+    producer_timeout_seconds: float = Field(default=1200.0, gt=0)
 
     # Producer
     max_article_bytes: int = Field(default=262_144, ge=1)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import MessageSizeTooLargeError
+from faust.exceptions import ProducerSendError
 
 from akhbar.common import events, metrics
 from akhbar.pipeline.head import Outcome, Refused, Staged
@@ -147,18 +148,24 @@ async def guarded(pipeline: Pipeline, stage: str, message: Any, handling: Awaita
     Faust acks an event (and a take_events batch) even when the agent body raises, so an
     exception escaping here would let its offset be committed with nothing published. Bad
     input is handled inside the handlers; what arrives here is a bug (logged with its
-    traceback and counted as ``internal_error``) or an output too large for the broker. A
-    failing producer still crashes the agent: its dead letter cannot be sent either, and the
-    commit, which flushes the producer first, fails with it.
+    traceback and counted as ``internal_error``) or an output too large for the broker.
+
+    A send the producer refused for any other reason (its buffer stayed full for the whole
+    producer timeout: the broker is not answering) is not the article's fault, so it is no dead
+    letter: it counts as a failed delivery, which stops every later commit and the worker
+    (``outbox.Deliveries``), and the article is processed again after a restart.
     """
     try:
         await handling
-    except MessageSizeTooLargeError as exc:
+    except ProducerSendError as exc:
+        if not isinstance(exc.__cause__, MessageSizeTooLargeError):
+            pipeline.deliveries.failed_send(f"the {stage} stage's output", exc)
+            raise
         await send_dead_letter(
             pipeline,
             stage,
             "too_large",
-            str(exc),
+            str(exc.__cause__),
             message.value,
             article_id=key_of(message),
             source=where(message),

@@ -12,8 +12,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from akhbar.common.settings import Settings
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
 from akhbar.pipeline.head import HeadRunner, InProcessHead, ProcessHead
-from akhbar.pipeline.outbox import ProducerTopic
-from akhbar.pipeline.transport import use_fetch_max_wait
+from akhbar.pipeline.outbox import Deliveries, DeliverySensor, ProducerTopic
+from akhbar.pipeline.transport import use_transport
 
 
 @dataclass
@@ -23,7 +23,8 @@ class Pipeline:
     ``raw`` and ``staged_source`` are the Faust topics the agents consume; ``staged``,
     ``enriched``, ``duplicates`` and ``dlq`` are where they send (anything with an async
     ``send(key=, value=)``; tests put recorders there). ``head`` runs the chain's stateless
-    stages for the head agent, in the event loop or in stage processes.
+    stages for the head agent, in the event loop or in stage processes. ``deliveries`` watches
+    every send: once one has failed, nothing more is committed.
     """
 
     settings: Settings
@@ -37,6 +38,7 @@ class Pipeline:
     dedup_table: Any
     chain: Chain
     head: HeadRunner
+    deliveries: Deliveries
 
 
 def chain_config(settings: Settings) -> ChainConfig:
@@ -109,6 +111,9 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         producer_acks=-1,
         producer_linger_ms=2,
         producer_max_batch_size=settings.producer_max_batch_bytes,
+        # How long a send may go unacknowledged (retried meanwhile) before it fails for good;
+        # a failed send stops the worker before its article's offset is committed.
+        producer_request_timeout=settings.producer_timeout_seconds,
         # Start-up speed: no artificial wait before streams resume after a rebalance, and
         # short group timings (the embedded broker's group join is the slow step).
         stream_recovery_delay=0.0,
@@ -119,7 +124,9 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         table_standby_replicas=0,
         web_enabled=True,
     )
-    use_fetch_max_wait(app, settings.fetch_max_wait_ms)
+    deliveries = Deliveries()
+    use_transport(app, settings.fetch_max_wait_ms, deliveries)
+    app.sensors.add(DeliverySensor(deliveries))
     setup_prometheus_sensors(app, registry=metrics_registry(), name_prefix="faust")
 
     def source(name: str, partitions: int) -> Any:
@@ -153,13 +160,14 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         app=app,
         raw=source(settings.topic_raw, settings.partitions),
         staged_source=source(settings.topic_staged, 1),
-        staged=ProducerTopic(app, settings.topic_staged),
-        enriched=ProducerTopic(app, settings.topic_enriched),
-        duplicates=ProducerTopic(app, settings.topic_duplicates),
-        dlq=ProducerTopic(app, settings.topic_dlq),
+        staged=ProducerTopic(app, settings.topic_staged, deliveries),
+        enriched=ProducerTopic(app, settings.topic_enriched, deliveries),
+        duplicates=ProducerTopic(app, settings.topic_duplicates, deliveries),
+        dlq=ProducerTopic(app, settings.topic_dlq, deliveries),
         dedup_table=dedup_table,
         chain=chain,
         head=head,
+        deliveries=deliveries,
     )
     attach_agents(pipeline)
     return pipeline

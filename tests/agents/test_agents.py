@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from faust.exceptions import ProducerSendError
 
 from akhbar.common import events
 from akhbar.common.settings import Settings
+from akhbar.pipeline.agents import guarded, handle_staged
 from akhbar.pipeline.app import Pipeline, build_app
 from akhbar.pipeline.chain import Chain
 from akhbar.pipeline.records import decode_staged, encode_staged
@@ -123,3 +127,42 @@ async def test_duplicates_go_to_their_own_topic_when_configured(tmp_path: Any) -
     assert pipeline.enriched.sent == []
     [event] = pipeline.duplicates.values()
     assert event["dedup"]["duplicate_of"] == "first"
+
+
+class FailingTopic(RecordingTopic):
+    """An outbound topic whose producer refuses the send with ``cause``, as Faust wraps it."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__()
+        self.cause = cause
+
+    async def send(self, *, key: bytes | None, value: bytes) -> None:
+        raise ProducerSendError(f"Error while sending: {self.cause!r}") from self.cause
+
+
+async def test_an_output_too_large_for_the_producer_is_a_too_large_dead_letter(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.enriched = FailingTopic(MessageSizeTooLargeError("The message is 2000000 bytes"))
+    article = Article(id="big", title="عنوان", body="نص", text="نص", ingested_at=time.time())
+    async with agent(pipeline, "dedup").test_context() as tail:
+        await tail.put(encode_staged(article, time.time()), key=b"big")
+    [letter] = pipeline.dlq.values()
+    events.validate(letter)
+    assert (letter["stage"], letter["reason"], letter["id"]) == ("dedup", "too_large", "big")
+    assert pipeline.deliveries.failure is None
+
+
+async def test_a_send_the_producer_gave_up_on_is_a_failed_delivery_not_a_dead_letter(
+    pipeline: Pipeline,
+) -> None:
+    """A broker that does not answer is not the article's fault: no dead letter; the failure
+    is recorded so nothing more is committed, and the error reaches the agent (which crashes)."""
+    pipeline.enriched = FailingTopic(KafkaTimeoutError())
+    message = SimpleNamespace(topic="staged", partition=0, offset=7, key=b"a3", value=b"{}")
+    article = Article(id="a3", title="عنوان", body="نص", text="نص", ingested_at=time.time())
+    handling = handle_staged(pipeline, encode_staged(article, time.time()), "staged/0/7")
+    with pytest.raises(ProducerSendError):
+        await guarded(pipeline, "dedup", message, handling)
+    assert pipeline.dlq.sent == []
+    assert "KafkaTimeoutError" in repr(pipeline.deliveries.failure)
