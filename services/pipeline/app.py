@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from akhbar.common.settings import Settings
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
 from akhbar.pipeline.head import HeadRunner, InProcessHead, ProcessHead
-from akhbar.pipeline.outbox import Deliveries, DeliverySensor, ProducerTopic
+from akhbar.pipeline.outbox import Deliveries, ProducerTopic
+from akhbar.pipeline.sensors import setup_sensors
 from akhbar.pipeline.transport import use_transport
 
 
@@ -126,8 +126,7 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
     )
     deliveries = Deliveries()
     use_transport(app, settings.fetch_max_wait_ms, deliveries)
-    app.sensors.add(DeliverySensor(deliveries))
-    setup_prometheus_sensors(app, registry=metrics_registry(), name_prefix="faust")
+    setup_sensors(app, metrics_registry(), deliveries)
 
     def source(name: str, partitions: int) -> Any:
         return app.topic(

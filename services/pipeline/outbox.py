@@ -7,8 +7,6 @@ import asyncio
 import logging
 from typing import Any
 
-from faust.sensors import Sensor
-
 log = logging.getLogger(__name__)
 
 
@@ -25,7 +23,8 @@ class Deliveries:
     behind it committed. The consumer (``transport._Consumer``) asks :meth:`check` before every
     commit; once anything failed it commits nothing more and stops the worker, so a restarted
     worker sends the article again (at-least-once). Our own sends are watched through their
-    delivery future; everything Faust sends itself (table changelog writes) through its sensor.
+    delivery future; everything Faust sends itself (table changelog writes) through the worker's
+    Faust monitor (``sensors.LeanPrometheusMonitor``).
     """
 
     def __init__(self) -> None:
@@ -56,17 +55,6 @@ class Deliveries:
         """The first delivery failure, if any; call it after the producer flush."""
         await asyncio.sleep(0)  # let done-callbacks queued by the flush's last batches run
         return self.failure
-
-
-class DeliverySensor(Sensor):
-    """Tells :class:`Deliveries` of a failed send Faust made itself (table changelog writes)."""
-
-    def __init__(self, deliveries: Deliveries) -> None:
-        super().__init__()
-        self.deliveries = deliveries
-
-    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        self.deliveries.failed_send("a Faust topic (table changelog)", exc)
 
 
 class ProducerTopic:

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY, CollectorRegistry
 
 import akhbar.common.metrics  # noqa: F401  (registers the akhbar_* metrics on REGISTRY)
 from akhbar.common.settings import Settings
 from akhbar.common.topics import topic_layout
+from akhbar.pipeline.sensors import create_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -36,7 +36,6 @@ DASHBOARD_FILE = GRAFANA / "dashboards" / "akhbar.json"
 DATASOURCE_FILE = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"
 DASHBOARD_PROVIDER_FILE = GRAFANA / "provisioning" / "dashboards" / "akhbar.yml"
 
-FAUST_PREFIX = "faust"  # the worker's setup_prometheus_sensors(..., name_prefix="faust")
 # Series Prometheus writes itself for every target and for alerts.
 PROMETHEUS_SYNTHETIC = {
     "up",
@@ -179,7 +178,7 @@ def declared_metric_names() -> set[str]:
     """akhbar's metrics (with the default collectors on REGISTRY), Faust's sensor metrics and
     the series Prometheus writes itself."""
     faust_registry = CollectorRegistry()
-    FaustMetrics.create(faust_registry, FAUST_PREFIX)
+    create_metrics(faust_registry)  # the faust_* series the worker serves
     return exposed_names(REGISTRY) | exposed_names(faust_registry) | PROMETHEUS_SYNTHETIC
 
 

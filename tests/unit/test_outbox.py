@@ -11,7 +11,7 @@ from aiokafka.errors import RequestTimedOutError
 
 from akhbar.common.settings import Settings
 from akhbar.pipeline.app import build_app
-from akhbar.pipeline.outbox import Deliveries, DeliveryFailedError, DeliverySensor
+from akhbar.pipeline.outbox import Deliveries, DeliveryFailedError
 
 
 async def test_a_delivery_that_succeeds_or_is_pending_is_no_failure() -> None:
@@ -39,10 +39,12 @@ async def test_a_failed_delivery_is_remembered_with_its_topic_and_cause() -> Non
     assert deliveries.failed == 2  # the first failure is kept, every one is counted
 
 
-def test_a_failed_faust_send_reaches_the_deliveries_through_the_sensor() -> None:
-    deliveries = Deliveries()
-    DeliverySensor(deliveries).on_send_error(None, RequestTimedOutError(), None)
-    assert isinstance(deliveries.failure, DeliveryFailedError)
+def test_a_failed_faust_send_reaches_the_deliveries_through_the_worker_monitor(
+    tmp_path: Path,
+) -> None:
+    pipeline = build_app(Settings(data_dir=tmp_path, stage_processes=0, _env_file=None))
+    pipeline.app.monitor.on_send_error(None, RequestTimedOutError(), None)  # a changelog write
+    assert isinstance(pipeline.deliveries.failure, DeliveryFailedError)
 
 
 async def test_the_worker_consumer_commits_nothing_after_a_failed_delivery(
