@@ -135,7 +135,12 @@ def decode_raw(payload: bytes) -> Article:
 
 def enriched_event(article: Article, processed_at: float) -> dict[str, Any]:
     """The enriched-article event (schema ``akhbar.enriched-article/v1``) for a finished article."""
-    dedup = article.dedup
+    return {**enriched_fields(article), **finishing_fields(article, processed_at)}
+
+
+def enriched_fields(article: Article) -> dict[str, Any]:
+    """Every field of the enriched event that the stateless stages decide (all but the last
+    three), so the head can encode them once and the dedup agent only appends the rest."""
     return {
         "schema": ENRICHED_SCHEMA,
         "id": article.id,
@@ -154,12 +159,6 @@ def enriched_event(article: Article, processed_at: float) -> dict[str, Any]:
             else None
         ),
         "byline": article.byline,
-        "dedup": {
-            "status": dedup.status if dedup else "unique",
-            "duplicate_of": dedup.duplicate_of if dedup else None,
-            "similarity": dedup.similarity if dedup else None,
-            "method": dedup.method if dedup else None,
-        },
         "entities": [
             {
                 "id": entity.id,
@@ -173,6 +172,19 @@ def enriched_event(article: Article, processed_at: float) -> dict[str, Any]:
             for entity in article.entities
         ],
         "ingested_at": utc_iso(article.ingested_at),
+    }
+
+
+def finishing_fields(article: Article, processed_at: float) -> dict[str, Any]:
+    """The enriched event's last fields: the dedup decision, when, and the pipeline's record."""
+    dedup = article.dedup
+    return {
+        "dedup": {
+            "status": dedup.status if dedup else "unique",
+            "duplicate_of": dedup.duplicate_of if dedup else None,
+            "similarity": dedup.similarity if dedup else None,
+            "method": dedup.method if dedup else None,
+        },
         "processed_at": utc_iso(processed_at),
         "pipeline": {
             "version": __version__,

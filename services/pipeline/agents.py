@@ -120,10 +120,11 @@ async def apply_head(pipeline: Pipeline, outcome: Outcome, message: Any) -> None
 
 async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None:
     """Run the stateful stages (dedup) on one staged article and publish the enriched event."""
-    staged, sent_at = decode_staged(payload)
+    record = decode_staged(payload)
     stages = pipeline.chain.stateful_names
-    if (article := await run_stages(pipeline, staged, stages, payload, origin)) is None:
+    if (article := await run_stages(pipeline, record.article, stages, payload, origin)) is None:
         return
+    record.article = article  # what the stages made of it, for the event's finishing fields
     dedup = article.dedup
     duplicate = dedup is not None and dedup.status == "duplicate"
     if duplicate and dedup is not None:
@@ -134,12 +135,11 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
         else pipeline.enriched
     )
     now = time.time()
-    value = events.dumps(events.enriched_event(article, now))
-    await topic.send(key=article.id.encode(), value=value)
+    await topic.send(key=article.id.encode(), value=record.enriched_value(now))
     metrics.ARTICLES.labels("publish", "duplicate" if duplicate else "unique").inc()
     observe_published(pipeline, article)
-    if sent_at > 0:
-        metrics.END_TO_END_SECONDS.observe(max(0.0, now - sent_at))
+    if record.sent_at > 0:
+        metrics.END_TO_END_SECONDS.observe(max(0.0, now - record.sent_at))
 
 
 async def guarded(pipeline: Pipeline, stage: str, message: Any, handling: Awaitable[None]) -> None:

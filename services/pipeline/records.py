@@ -1,26 +1,99 @@
 """The internal record on the staged topic: a half-enriched article between the two agents.
 
-Only what the stateful stages and the enriched event need is carried: the raw ``body`` (replaced
-by the cleaned ``text``) and ``match_title`` (used by no stage after normalize) are left out, and
-entities travel as arrays, not objects, so the record is smaller and cheaper to rebuild on the
-single dedup worker that decodes every article.
+The dedup agent, on its single partition, handles every article of the run, so the record is
+shaped for it to do as little as possible. Since version 2 it is
+
+    b"2" + header JSON + b"\\n" + the enriched event's fields, encoded, without the closing "}"
+
+The header holds what dedup and the metrics need (id, ``match_text``, ``ingested_at``, the send
+time, stage timings, boilerplate count, and the entities' ids, types and names). The head has
+already encoded every field of the enriched event the stateless stages decide
+(``events.enriched_fields``), so the dedup agent decodes only the small header and appends the
+last fields (``events.finishing_fields``: the dedup decision, ``processed_at`` and the pipeline
+record) to those bytes instead of rebuilding and re-encoding the whole article: ~80 us less of
+the agent's time per article (``akhbar bench --offline``, ``codec_us``). orjson never writes a
+raw newline (it escapes one inside a string), so the first newline ends the header.
+
+A record of version 1 (one JSON object: the article's fields and the send time) is still read,
+so a worker upgraded while records were waiting on the staged topic loses none of them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from akhbar.common import events
 from akhbar.pipeline.stages.article import Article, Dateline, DedupResult, Entity, Mention
 
-# Article fields the staged record leaves out; decoding gives them their empty default.
-NOT_CARRIED = frozenset({"body", "match_title"})
-CARRIED = tuple(name for name in Article.__slots__ if name not in NOT_CARRIED)
+VERSION_2 = b"2"
+
+
+@dataclass(slots=True)
+class StagedRecord:
+    """A decoded staged record.
+
+    ``article`` holds what the stateful stages and the metrics read (for a version-2 record:
+    id, ``match_text``, ``ingested_at``, timings, boilerplate count, and entities without their
+    mentions); ``fields`` is the encoded enriched event so far, without its closing brace.
+    """
+
+    article: Article
+    sent_at: float
+    fields: bytes
+
+    def enriched_value(self, processed_at: float) -> bytes:
+        """The enriched event: ``fields`` and the finishing fields of ``article`` as it is now."""
+        finishing = orjson.dumps(events.finishing_fields(self.article, processed_at))
+        return self.fields + b"," + finishing[1:]
 
 
 def encode_staged(article: Article, sent_at: float) -> bytes:
     """Serialise an article after the stateless stages, with the producer's send time."""
+    header = {
+        "id": article.id,
+        "match_text": article.match_text,
+        "ingested_at": article.ingested_at,
+        "sent_at": sent_at,
+        "timings": article.timings,
+        "boilerplate_chars": article.boilerplate_chars,
+        "entities": [[e.id, e.type, e.name] for e in article.entities],
+    }
+    fields = orjson.dumps(events.enriched_fields(article))
+    return VERSION_2 + orjson.dumps(header) + b"\n" + fields[:-1]
+
+
+def decode_staged(payload: bytes) -> StagedRecord:
+    """Inverse of ``encode_staged``; also reads a version-1 record."""
+    if payload[:1] != VERSION_2:
+        article, sent_at = decode_version_1(payload)
+        return StagedRecord(article, sent_at, orjson.dumps(events.enriched_fields(article))[:-1])
+    end = payload.index(b"\n")
+    header = orjson.loads(payload[1:end])
+    article = Article(
+        id=header["id"],
+        title="",
+        body="",
+        match_text=header["match_text"],
+        ingested_at=header["ingested_at"],
+        timings=header["timings"],
+        boilerplate_chars=header["boilerplate_chars"],
+        entities=[Entity(eid, etype, name, []) for eid, etype, name in header["entities"]],
+    )
+    return StagedRecord(article, float(header["sent_at"]), payload[end + 1 :])
+
+
+# --- version 1 --------------------------------------------------------------------------------
+
+# Article fields a version-1 record left out; decoding gives them their empty default.
+NOT_CARRIED = frozenset({"body", "match_title"})
+CARRIED = tuple(name for name in Article.__slots__ if name not in NOT_CARRIED)
+
+
+def encode_version_1(article: Article, sent_at: float) -> bytes:
+    """The staged record before version 2 (kept to test that one is still read)."""
     record = {name: getattr(article, name) for name in CARRIED}
     record["entities"] = [
         [e.id, e.type, e.name, e.kb, [[m.start, m.end, m.text] for m in e.mentions]]
@@ -29,8 +102,8 @@ def encode_staged(article: Article, sent_at: float) -> bytes:
     return orjson.dumps({"article": record, "sent_at": sent_at})
 
 
-def decode_staged(payload: bytes) -> tuple[Article, float]:
-    """Inverse of ``encode_staged``."""
+def decode_version_1(payload: bytes) -> tuple[Article, float]:
+    """A whole article and its send time from a version-1 record."""
     record = orjson.loads(payload)
     return article_from_dict(record["article"]), float(record["sent_at"])
 
@@ -44,7 +117,7 @@ def entity_from(data: list[Any] | dict[str, Any]) -> Entity:
 
 
 def article_from_dict(data: dict[str, Any]) -> Article:
-    """Rebuild an ``Article`` (with its nested records) from its staged dict form."""
+    """Rebuild an ``Article`` (with its nested records) from its version-1 dict form."""
     data = dict(data)
     data.setdefault("body", "")
     if data.get("dateline"):

@@ -79,8 +79,9 @@ async def test_head_agent_forwards_a_normalised_article_to_the_staged_topic(
         await head.put(raw("a1", "نص المقال"))
     assert len(pipeline.staged.sent) == 1
     key, value = pipeline.staged.sent[0]
-    article, _ = decode_staged(value)
-    assert key == b"a1" and article.text == "نص المقال"
+    record = decode_staged(value)
+    assert key == b"a1" and record.article.match_text == "نص المقال"
+    assert orjson.loads(record.enriched_value(time.time()))["text"] == "نص المقال"
     assert pipeline.dlq.sent == []
 
 

@@ -10,6 +10,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from akhbar.common import events
@@ -53,9 +54,11 @@ def test_a_seed_becomes_a_staged_record_with_its_metrics(
 ) -> None:
     outcome = run_head(chain, raw(seed_paths[0]), SENT_AT, LIMIT)
     assert isinstance(outcome, Staged)
-    article, sent_at = decode_staged(outcome.value)
-    assert sent_at == SENT_AT and article.id == outcome.article_id == seed_paths[0].stem
-    assert article.body == "" and article.text and article.entities
+    record = decode_staged(outcome.value)
+    article = record.article
+    assert record.sent_at == SENT_AT and article.id == outcome.article_id == seed_paths[0].stem
+    assert article.match_text and article.entities
+    assert orjson.loads(record.enriched_value(SENT_AT))["text"]
     assert set(outcome.timings) == {"normalize", "entities"}
     assert sum(outcome.entity_types.values()) == len(article.entities)
     assert sum(outcome.entity_links.values()) == len(article.entities)
@@ -94,9 +97,14 @@ def comparable(outcome: Outcome) -> Any:
     """An outcome without the stage timings (which differ from run to run)."""
     if not isinstance(outcome, Staged):
         return outcome
-    article, sent_at = decode_staged(outcome.value)
-    article.timings = {}
-    return (article, sent_at, outcome.entity_types, outcome.entity_links, outcome.boilerplate_chars)
+    record = decode_staged(outcome.value)
+    record.article.timings = {}
+    return (
+        record,
+        outcome.entity_types,
+        outcome.entity_links,
+        outcome.boilerplate_chars,
+    )
 
 
 async def collect(head: Any, items: list[tuple[bytes, float]]) -> list[Outcome]:

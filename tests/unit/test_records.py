@@ -1,0 +1,76 @@
+"""Staged records: the dedup agent's enriched event, appended to the head's encoded fields, is the
+event ``events.enriched_event`` builds from the whole article, for both record versions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from akhbar.common import events
+from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
+from akhbar.pipeline.records import decode_staged, encode_staged, encode_version_1
+from akhbar.pipeline.stages.article import Article, DedupResult
+
+NOW = 1_760_000_000.5
+SENT_AT = 1_759_999_999.25
+
+
+@pytest.fixture(scope="module")
+def stateless() -> Chain:
+    return build_chain(ChainConfig(), {}, parts="stateless")
+
+
+def staged_seeds(chain: Chain, seed_paths: list[Path]) -> list[Article]:
+    articles = []
+    for path in seed_paths:
+        title, _, body = path.read_text(encoding="utf-8").partition("\n")
+        article = events.decode_raw(
+            events.dumps(events.raw_event(path.stem, title, body, "seed", time.time()))
+        )
+        articles.append(chain.run(article, chain.stateless_names))
+    return articles
+
+
+def finish(article: Article, dedup: DedupResult) -> Article:
+    """What the dedup stage does to an article: a decision and its timing."""
+    article.dedup = dedup
+    article.timings["dedup"] = 0.000123
+    return article
+
+
+@pytest.mark.parametrize("encode", [encode_staged, encode_version_1])
+def test_the_enriched_event_from_a_staged_record_is_the_whole_article_event(
+    stateless: Chain, seed_paths: list[Path], encode: object
+) -> None:
+    decisions = [DedupResult("unique"), DedupResult("duplicate", "seed-0", 0.91, "near")]
+    for n, article in enumerate(staged_seeds(stateless, seed_paths)):
+        record = decode_staged(encode(article, SENT_AT))  # type: ignore[operator]
+        assert record.sent_at == SENT_AT
+        assert record.article.id == article.id
+        assert record.article.match_text == article.match_text
+        assert record.article.ingested_at == article.ingested_at
+        assert [(e.id, e.type, e.name) for e in record.article.entities] == [
+            (e.id, e.type, e.name) for e in article.entities
+        ]
+        decision = decisions[n % 2]
+        finish(record.article, decision)
+        event = orjson.loads(record.enriched_value(NOW))
+        expected = orjson.loads(events.dumps(events.enriched_event(finish(article, decision), NOW)))
+        assert event == expected
+        events.validate(event)
+
+
+def test_newlines_quotes_and_braces_in_the_text_do_not_break_the_record() -> None:
+    text = 'سطر أول\nسطر "ثان" }\n{ و\\ ثالث\r\n'
+    article = Article(
+        id="odd\nid", title="عنوان\n}", body="", text=text, match_text=text, ingested_at=NOW
+    )
+    record = decode_staged(encode_staged(article, SENT_AT))
+    assert (record.article.id, record.article.match_text) == ("odd\nid", text)
+    record.article.dedup = DedupResult("unique")
+    event = orjson.loads(record.enriched_value(NOW))
+    assert (event["id"], event["title"], event["text"]) == ("odd\nid", "عنوان\n}", text)
+    assert event["dedup"]["status"] == "unique"
