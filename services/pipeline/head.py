@@ -96,7 +96,6 @@ def run_head(chain: Chain, payload: bytes, sent_at: float, max_article_bytes: in
             article = chain.run(article, chain.stateless_names)
         except StageError as exc:
             return Refused(exc.stage, exc.reason, exc.detail, article_id)
-        article.body = ""  # the cleaned text replaces it; halves the staged record
         value = encode_staged(article, sent_at)
     except Exception as exc:
         stage = getattr(exc, "akhbar_stage", "decode")
