@@ -53,9 +53,9 @@ class Settings(BaseSettings):
     dedup_max_age_days: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=500, ge=1)
     # Processes that run the normalise and entity stages beside the worker's event loop (which
-    # keeps Kafka, Faust and dedup); 0 runs them in the event loop. Opt-in, not yet the default:
-    # ~1.3x the throughput in `make bench`, but one CI run of the two-worker scale-out test lost
-    # an article with it, which we have not explained or reproduced (README, "Performance").
+    # keeps Kafka, Faust and dedup); 0 runs them in the event loop. Opt-in: ~1.3x the throughput
+    # in `make bench`. It was turned off by default after a two-worker run lost an article; that
+    # was the broker skipping a record, now fetched again (README, "Delivery guarantees").
     stage_processes: int = Field(default=0, ge=0, le=64)
     # Upper bound of one producer record batch, per partition. aiokafka's 16 KiB holds two or
     # three articles, so a backlog became one produce request per couple of records: 512 KiB

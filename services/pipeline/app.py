@@ -13,7 +13,7 @@ from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
 from akhbar.pipeline.head import HeadRunner, InProcessHead, ProcessHead
 from akhbar.pipeline.outbox import Deliveries, ProducerTopic
 from akhbar.pipeline.sensors import setup_sensors
-from akhbar.pipeline.transport import use_transport
+from akhbar.pipeline.transport import OffsetGaps, use_transport
 
 
 @dataclass
@@ -125,7 +125,9 @@ def build_app(settings: Settings, *, chain: Chain | None = None) -> Pipeline:
         web_enabled=True,
     )
     deliveries = Deliveries()
-    use_transport(app, settings.fetch_max_wait_ms, deliveries)
+    # The topics the agents consume have dense offsets (not compacted, no transactions).
+    dense = OffsetGaps({settings.topic_raw, settings.topic_staged})
+    use_transport(app, settings.fetch_max_wait_ms, deliveries, dense)
     setup_sensors(app, metrics_registry(), deliveries)
 
     def source(name: str, partitions: int) -> Any:
