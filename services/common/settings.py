@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # table recovery stops short of the last batch's other records; 1 byte makes every record a
     # batch of its own, which `akhbar run` and the tests use. Apache Kafka needs no such thing.
     producer_max_batch_bytes: int = Field(default=524_288, ge=1)
+    # Bytes of staged records the head sends in one message to the dedup agent (a bundle); one
+    # Kafka record per bundle instead of per article. Keep it under the broker's message limit
+    # (Kafka's default message.max.bytes is ~1 MB); 1 sends every record alone.
+    staged_bundle_bytes: int = Field(default=262_144, ge=1, le=16_777_216)
     batch_within_seconds: float = Field(default=0.05, gt=0)
     # How long a consumer fetch may wait for records. Faust's fixed 1500 ms is fine on Apache
     # Kafka (which answers on arrival) but is added to every hop's latency on the embedded broker.

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import MessageSizeTooLargeError
@@ -13,7 +14,7 @@ from faust.exceptions import ProducerSendError
 
 from akhbar.common import events, metrics
 from akhbar.pipeline.head import Outcome, Refused, Staged
-from akhbar.pipeline.records import decode_staged
+from akhbar.pipeline.records import decode_staged, encode_bundle, split_bundle, staged_id
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.errors import StageError
 from akhbar.pipeline.top_entities import attach_top_entities, observe_published
@@ -97,12 +98,15 @@ async def run_stages(
     return article
 
 
-async def apply_head(pipeline: Pipeline, outcome: Outcome, message: Any) -> None:
-    """Publish what the stateless stages made of one raw event: staged record or dead letter."""
+async def apply_head(
+    pipeline: Pipeline, outcome: Outcome, message: Any, bundler: StagedBundler
+) -> None:
+    """What the stateless stages made of one raw event: a staged record for the bundle (sent by
+    ``bundler``), or a dead letter."""
     metrics.ARTICLES.labels("consume", "ok").inc()
     if isinstance(outcome, Staged):
         observe_staged(outcome)
-        await pipeline.staged.send(key=outcome.article_id.encode(), value=outcome.value)
+        await bundler.add(outcome.value, outcome.article_id.encode(), message)
         return
     article_id = outcome.article_id
     if isinstance(outcome, Refused):
@@ -116,6 +120,65 @@ async def apply_head(pipeline: Pipeline, outcome: Outcome, message: Any) -> None
     await send_dead_letter(
         pipeline, stage, reason, detail, message.value, article_id=article_id, source=where(message)
     )
+
+
+class StagedBundler:
+    """Sends a head batch's staged records to the staged topic several to a message (a bundle,
+    ``records.encode_bundle``) of at most ``limit`` bytes of records.
+
+    The staged hop then costs one produce, one broker append and one Faust event per bundle
+    instead of per article. The head agent flushes it at the end of every batch, before Faust
+    acks the batch's offsets, so at-least-once holds as before; a bundle is also sent as soon as
+    it is full, so the dedup agent starts on a large batch before the head has finished it.
+    """
+
+    def __init__(self, pipeline: Pipeline, limit: int) -> None:
+        self.pipeline = pipeline
+        self.limit = limit
+        self._records: list[tuple[bytes, bytes, Any]] = []  # (staged record, key, raw message)
+        self._size = 0
+
+    async def add(self, record: bytes, key: bytes, message: Any) -> None:
+        if self._records and self._size + len(record) > self.limit:
+            await self.flush()
+        self._records.append((record, key, message))
+        self._size += len(record)
+        if self._size >= self.limit:
+            await self.flush()
+
+    async def flush(self) -> None:
+        records, self._records, self._size = self._records, [], 0
+        if records:
+            await send_bundle(self.pipeline, records)
+
+
+async def send_bundle(pipeline: Pipeline, records: list[tuple[bytes, bytes, Any]]) -> None:
+    """Send staged records (with their keys and raw messages) as one message; a single record
+    goes as itself, keyed by its article id, as before bundles.
+
+    A bundle the producer refuses as too large (a broker with a smaller message limit than
+    ``AKHBAR_STAGED_BUNDLE_BYTES``), or that fails with a bug, is sent again in halves, down to
+    single records; a single record fails as it did before bundles (``guarded``: a ``too_large``
+    or ``internal_error`` dead letter of its raw event). A producer that gave up on a send
+    (timeout) fails the delivery and the agent, so nothing is committed past it.
+    """
+    if len(records) == 1:
+        record, key, message = records[0]
+        sending = pipeline.staged.send(key=key, value=record)
+        await guarded(pipeline, "decode", message, sending)
+        return
+    try:
+        await pipeline.staged.send(key=None, value=encode_bundle([r for r, _, _ in records]))
+        return
+    except ProducerSendError as exc:
+        if not isinstance(exc.__cause__, MessageSizeTooLargeError):
+            pipeline.deliveries.failed_send("the decode stage's output", exc)
+            raise
+    except Exception:
+        log.exception("a bundle of %d staged records was not sent; trying halves", len(records))
+    half = len(records) // 2
+    await send_bundle(pipeline, records[:half])
+    await send_bundle(pipeline, records[half:])
 
 
 async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None:
@@ -142,7 +205,42 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
         metrics.END_TO_END_SECONDS.observe(max(0.0, now - record.sent_at))
 
 
-async def guarded(pipeline: Pipeline, stage: str, message: Any, handling: Awaitable[None]) -> None:
+async def handle_bundle(pipeline: Pipeline, message: Any) -> None:
+    """Run dedup on every staged record of one message (a bundle, or a single record), each
+    guarded on its own: a record that fails is a dead letter of that record alone."""
+    records = split_bundle(message.value)
+    if len(records) == 1:
+        await handle_staged(pipeline, records[0], where(message))
+        return
+    source = where(message)
+    for index, record in enumerate(records):
+        handling = handle_staged(pipeline, record, f"{source}#{index}")
+        await guarded(pipeline, "dedup", message, handling, part=Part(record, index))
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One record of a bundle: what its dead letter keeps instead of the whole message."""
+
+    value: bytes
+    index: int
+
+
+def origin_of(message: Any, part: Part | None) -> tuple[bytes, str | None, str]:
+    """Original bytes, article id and source of a failed event (or of one record of it)."""
+    if part is None:
+        return message.value, key_of(message), where(message)
+    return part.value, staged_id(part.value), f"{where(message)}#{part.index}"
+
+
+async def guarded(
+    pipeline: Pipeline,
+    stage: str,
+    message: Any,
+    handling: Awaitable[None],
+    *,
+    part: Part | None = None,
+) -> None:
     """Await one event's handling; an unexpected error becomes a dead letter, not a lost event.
 
     Faust acks an event (and a take_events batch) even when the agent body raises, so an
@@ -161,25 +259,27 @@ async def guarded(pipeline: Pipeline, stage: str, message: Any, handling: Awaita
         if not isinstance(exc.__cause__, MessageSizeTooLargeError):
             pipeline.deliveries.failed_send(f"the {stage} stage's output", exc)
             raise
+        original, article_id, source = origin_of(message, part)
         await send_dead_letter(
             pipeline,
             stage,
             "too_large",
             str(exc.__cause__),
-            message.value,
-            article_id=key_of(message),
-            source=where(message),
+            original,
+            article_id=article_id,
+            source=source,
         )
     except Exception as exc:
-        log.exception("unexpected failure in %s at %s", stage, where(message))
+        original, article_id, source = origin_of(message, part)
+        log.exception("unexpected failure in %s at %s", stage, source)
         await send_dead_letter(
             pipeline,
             getattr(exc, "akhbar_stage", stage),
             "internal_error",
             repr(exc),
-            message.value,
-            article_id=key_of(message),
-            source=where(message),
+            original,
+            article_id=article_id,
+            source=source,
         )
 
 
@@ -238,15 +338,16 @@ def attach_agents(pipeline: Pipeline) -> None:
     # body has run for all of it, and commits only after the producer has flushed.
     @app.agent(pipeline.raw, name="akhbar.enrich-head")
     async def enrich_head(stream: Any) -> None:
+        bundler = StagedBundler(pipeline, pipeline.settings.staged_bundle_bytes)
         async for batch in stream.take_events(size, within):
             items = [(event.value, event.message.timestamp or 0.0) for event in batch]
             events_left = iter(batch)
             async for outcomes in pipeline.head.run(items):
                 for outcome in outcomes:
                     message = next(events_left).message
-                    await guarded(
-                        pipeline, "decode", message, apply_head(pipeline, outcome, message)
-                    )
+                    handling = apply_head(pipeline, outcome, message, bundler)
+                    await guarded(pipeline, "decode", message, handling)
+            await bundler.flush()
 
     # Faust's commit first flushes the producer buffer and waits until it is *empty*; every
     # dedup event adds table changelog writes to that buffer, so under a steady backlog the
@@ -258,8 +359,7 @@ def attach_agents(pipeline: Pipeline) -> None:
     async def dedup(stream: Any) -> None:
         drained = time.monotonic()
         async for event in stream.events():  # one by one: table writes need the current event
-            handling = handle_staged(pipeline, event.value, where(event.message))
-            await guarded(pipeline, "dedup", event.message, handling)
+            await guarded(pipeline, "dedup", event.message, handle_bundle(pipeline, event.message))
             if time.monotonic() - drained >= drain_every:
                 await app.producer.flush()
                 drained = time.monotonic()

@@ -16,10 +16,18 @@ raw newline (it escapes one inside a string), so the first newline ends the head
 
 A record of version 1 (one JSON object: the article's fields and the send time) is still read,
 so a worker upgraded while records were waiting on the staged topic loses none of them.
+
+Bundles: the head sends the staged records of a batch several to a Kafka message,
+
+    b"3" + JSON list of the records' lengths + b"\n" + the records, one after the other
+
+so the staged hop costs one produce, one broker append and one Faust event per bundle instead of
+per article (``split_bundle``). A message that is not a bundle is one record, as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +37,11 @@ from akhbar.common import events
 from akhbar.pipeline.stages.article import Article, Dateline, DedupResult, Entity, Mention
 
 VERSION_2 = b"2"
+BUNDLE = b"3"
+
+
+class BundleError(ValueError):
+    """A bundle whose header does not match its records (a corrupt or foreign message)."""
 
 
 @dataclass(slots=True)
@@ -83,6 +96,42 @@ def decode_staged(payload: bytes) -> StagedRecord:
         entities=[Entity(eid, etype, name, []) for eid, etype, name in header["entities"]],
     )
     return StagedRecord(article, float(header["sent_at"]), payload[end + 1 :])
+
+
+def staged_id(record: bytes) -> str | None:
+    """The article id of a staged record, or None if it is unreadable (for its dead letter)."""
+    try:
+        return decode_staged(record).article.id
+    except Exception:
+        return None
+
+
+def encode_bundle(records: Sequence[bytes]) -> bytes:
+    """Several staged records as one message (``split_bundle`` reads them back)."""
+    return BUNDLE + orjson.dumps([len(record) for record in records]) + b"\n" + b"".join(records)
+
+
+def split_bundle(payload: bytes) -> list[bytes]:
+    """The staged records one message holds: a bundle's, in order, or the message itself."""
+    if payload[:1] != BUNDLE:
+        return [payload]
+    end = payload.find(b"\n")
+    try:
+        lengths = orjson.loads(payload[1:end]) if end > 0 else None
+    except orjson.JSONDecodeError:
+        lengths = None
+    if not isinstance(lengths, list) or not all(isinstance(n, int) and n > 0 for n in lengths):
+        raise BundleError("a staged bundle without a valid list of record lengths")
+    records = []
+    start = end + 1
+    for length in lengths:
+        records.append(payload[start : start + length])
+        start += length
+    if start != len(payload):
+        raise BundleError(
+            f"a staged bundle of {len(payload)} bytes whose header adds up to {start}"
+        )
+    return records
 
 
 # --- version 1 --------------------------------------------------------------------------------

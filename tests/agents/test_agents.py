@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -13,10 +14,16 @@ from faust.exceptions import ProducerSendError
 
 from akhbar.common import events
 from akhbar.common.settings import Settings
-from akhbar.pipeline.agents import guarded, handle_staged
+from akhbar.pipeline.agents import (
+    StagedBundler,
+    guarded,
+    handle_bundle,
+    handle_staged,
+    send_bundle,
+)
 from akhbar.pipeline.app import Pipeline, build_app
 from akhbar.pipeline.chain import Chain
-from akhbar.pipeline.records import decode_staged, encode_staged
+from akhbar.pipeline.records import decode_staged, encode_bundle, encode_staged, split_bundle
 from akhbar.pipeline.stages.article import Article, DedupResult
 from akhbar.pipeline.stages.errors import RejectedArticle
 
@@ -167,3 +174,119 @@ async def test_a_send_the_producer_gave_up_on_is_a_failed_delivery_not_a_dead_le
         await guarded(pipeline, "dedup", message, handling)
     assert pipeline.dlq.sent == []
     assert "KafkaTimeoutError" in repr(pipeline.deliveries.failure)
+
+
+async def test_the_head_sends_a_batch_of_staged_records_as_one_bundle(
+    pipeline: Pipeline,
+) -> None:
+    async with agent(pipeline, "enrich-head").test_context() as head:
+        for n in range(5):
+            await head.put(raw(f"b{n}", f"نص المقال رقم {n}"), key=f"b{n}".encode())
+    sent = pipeline.staged.sent
+    records = [record for _, value in sent for record in split_bundle(value)]
+    assert [decode_staged(r).article.id for r in records] == [f"b{n}" for n in range(5)]
+    assert len(sent) < 5, "a batch of staged records should share messages"
+    assert all(key is None for key, value in sent if value[:1] == b"3")
+
+
+def staged_message(value: bytes, offset: int = 7) -> SimpleNamespace:
+    return SimpleNamespace(topic="staged", partition=0, offset=offset, key=None, value=value)
+
+
+def fake_raw(n: int) -> SimpleNamespace:
+    return SimpleNamespace(topic="raw", partition=0, offset=n, key=f"r{n}".encode(), value=b"raw")
+
+
+def staged_record(article_id: str) -> bytes:
+    """A staged record whose size depends only on the id (fixed times)."""
+    article = Article(id=article_id, title="t", body="نص", text="نص", ingested_at=1.76e9)
+    return encode_staged(article, 1.76e9 + 0.5)
+
+
+async def test_the_bundler_sends_full_bundles_and_keeps_each_under_its_limit(
+    pipeline: Pipeline,
+) -> None:
+    records = [staged_record(f"s{n}") for n in range(10)]
+    bundler = StagedBundler(pipeline, limit=3 * len(records[0]))
+    for n, record in enumerate(records):
+        await bundler.add(record, f"s{n}".encode(), fake_raw(n))
+    await bundler.flush()
+    sizes = [len(split_bundle(value)) for _, value in pipeline.staged.sent]
+    assert sizes == [3, 3, 3, 1]
+    assert pipeline.staged.sent[-1][0] == b"s9", "a lone record keeps its article id as key"
+    assert [r for _, v in pipeline.staged.sent for r in split_bundle(v)] == records
+
+
+class SizeLimitedTopic(RecordingTopic):
+    """A staged topic whose producer refuses messages over ``limit`` bytes as too large."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    async def send(self, *, key: bytes | None, value: bytes) -> None:
+        if len(value) > self.limit:
+            cause = MessageSizeTooLargeError(f"The message is {len(value)} bytes")
+            raise ProducerSendError(f"Error while sending: {cause!r}") from cause
+        await super().send(key=key, value=value)
+
+
+async def test_a_bundle_too_large_for_the_broker_is_sent_in_smaller_parts(
+    pipeline: Pipeline,
+) -> None:
+    records = [staged_record(f"s{n}") for n in range(8)] + [staged_record("huge" + "x" * 3000)]
+    pipeline.staged = SizeLimitedTopic(limit=3 * len(records[0]))
+    await send_bundle(pipeline, [(r, f"k{n}".encode(), fake_raw(n)) for n, r in enumerate(records)])
+    sent = [r for _, v in pipeline.staged.sent for r in split_bundle(v)]
+    assert sent == records[:8]
+    assert all(len(v) <= pipeline.staged.limit for _, v in pipeline.staged.sent)
+    [letter] = pipeline.dlq.values()
+    assert (letter["stage"], letter["reason"], letter["id"]) == ("decode", "too_large", "r8")
+    assert pipeline.deliveries.failure is None
+
+
+async def test_a_bundle_the_producer_gave_up_on_fails_the_delivery(pipeline: Pipeline) -> None:
+    pipeline.staged = FailingTopic(KafkaTimeoutError())
+    records = [(staged_record(f"s{n}"), b"k", fake_raw(n)) for n in range(3)]
+    with pytest.raises(ProducerSendError):
+        await send_bundle(pipeline, records)
+    assert pipeline.dlq.sent == []
+    assert "KafkaTimeoutError" in repr(pipeline.deliveries.failure)
+
+
+def dedup_or_fail(article: Article) -> Article:
+    if article.id == "boom":
+        raise RuntimeError("a bug in dedup")
+    return dedup(article)
+
+
+async def test_the_dedup_agent_handles_every_record_of_a_bundle_on_its_own(
+    tmp_path: Any,
+) -> None:
+    """One record that fails is a dead letter of that record alone; the others are published."""
+    settings = Settings(store="memory://", data_dir=tmp_path, app_id=f"agents-{time.time_ns()}")
+    chain = Chain([("dedup", dedup_or_fail)], frozenset({"dedup"}))
+    pipeline = build_app(settings, chain=chain)
+    pipeline.enriched, pipeline.dlq = RecordingTopic(), RecordingTopic()
+    records = [staged_record(i) for i in ("x1", "boom", "x2")]
+    async with agent(pipeline, "dedup").test_context() as tail:
+        await tail.put(encode_bundle(records))
+    assert [e["id"] for e in pipeline.enriched.values()] == ["x1", "x2"]
+    [letter] = pipeline.dlq.values()
+    events.validate(letter)
+    assert (letter["stage"], letter["reason"], letter["id"]) == ("dedup", "internal_error", "boom")
+    assert letter["source"].endswith("#1")
+    assert base64.b64decode(letter["original"]) == records[1]
+
+
+async def test_a_corrupt_bundle_is_one_dead_letter_with_the_whole_message(
+    pipeline: Pipeline,
+) -> None:
+    payload = b"3[5,5]\nabc"
+    await guarded(
+        pipeline, "dedup", staged_message(payload), handle_bundle(pipeline, staged_message(payload))
+    )
+    [letter] = pipeline.dlq.values()
+    assert (letter["stage"], letter["reason"]) == ("dedup", "internal_error")
+    assert base64.b64decode(letter["original"]) == payload
+    assert pipeline.enriched.sent == []

@@ -1,5 +1,6 @@
 """Staged records: the dedup agent's enriched event, appended to the head's encoded fields, is the
-event ``events.enriched_event`` builds from the whole article, for both record versions."""
+event ``events.enriched_event`` builds from the whole article, for both record versions; bundles
+give back the records they hold, and a corrupt one is refused."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import pytest
 
 from akhbar.common import events
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
-from akhbar.pipeline.records import decode_staged, encode_staged, encode_version_1
+from akhbar.pipeline.records import (
+    BundleError,
+    decode_staged,
+    encode_bundle,
+    encode_staged,
+    encode_version_1,
+    split_bundle,
+    staged_id,
+)
 from akhbar.pipeline.stages.article import Article, DedupResult
 
 NOW = 1_760_000_000.5
@@ -74,3 +83,41 @@ def test_newlines_quotes_and_braces_in_the_text_do_not_break_the_record() -> Non
     event = orjson.loads(record.enriched_value(NOW))
     assert (event["id"], event["title"], event["text"]) == ("odd\nid", "عنوان\n}", text)
     assert event["dedup"]["status"] == "unique"
+
+
+def test_a_bundle_gives_back_its_records_in_order(stateless: Chain, seed_paths: list[Path]) -> None:
+    records = [encode_staged(a, SENT_AT) for a in staged_seeds(stateless, seed_paths)]
+    bundle = encode_bundle(records)
+    assert bundle[:1] == b"3" and len(bundle) > sum(map(len, records))
+    assert split_bundle(bundle) == records
+    assert [decode_staged(r).article.id for r in split_bundle(bundle)] == [
+        p.stem for p in seed_paths
+    ]
+
+
+def test_a_message_that_is_not_a_bundle_is_one_record() -> None:
+    article = Article(id="solo", title="t", body="", text="نص", match_text="نص", ingested_at=NOW)
+    for record in (encode_staged(article, SENT_AT), encode_version_1(article, SENT_AT)):
+        assert split_bundle(record) == [record]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"3",  # no header
+        b"3[5,5\nabcdeabcde",  # header not JSON
+        b'3{"n":5}\nabcde',  # header not a list of lengths
+        b"3[5,0]\nabcde",  # an empty record
+        b"3[5,5]\nabcdeabcd",  # records shorter than the header says
+        b"3[5,5]\nabcdeabcdeX",  # bytes past the last record
+    ],
+)
+def test_a_corrupt_bundle_is_refused_not_misread(payload: bytes) -> None:
+    with pytest.raises(BundleError):
+        split_bundle(payload)
+
+
+def test_the_id_of_a_staged_record_for_its_dead_letter() -> None:
+    article = Article(id="a-7", title="t", body="", text="نص", match_text="نص", ingested_at=NOW)
+    assert staged_id(encode_staged(article, SENT_AT)) == "a-7"
+    assert staged_id(b"2{not json\n") is None
