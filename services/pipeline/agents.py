@@ -207,15 +207,17 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
 
 async def handle_bundle(pipeline: Pipeline, message: Any) -> None:
     """Run dedup on every staged record of one message (a bundle, or a single record), each
-    guarded on its own: a record that fails is a dead letter of that record alone."""
+    guarded on its own: a record that fails is a dead letter of that record alone. The records
+    share one chain session (dedup reads and writes its ``meta`` once per bundle)."""
     records = split_bundle(message.value)
-    if len(records) == 1:
-        await handle_staged(pipeline, records[0], where(message))
-        return
-    source = where(message)
-    for index, record in enumerate(records):
-        handling = handle_staged(pipeline, record, f"{source}#{index}")
-        await guarded(pipeline, "dedup", message, handling, part=Part(record, index))
+    with pipeline.chain.session(pipeline.chain.stateful_names):
+        if len(records) == 1:
+            await handle_staged(pipeline, records[0], where(message))
+            return
+        source = where(message)
+        for index, record in enumerate(records):
+            handling = handle_staged(pipeline, record, f"{source}#{index}")
+            await guarded(pipeline, "dedup", message, handling, part=Part(record, index))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +62,17 @@ class Chain:
 
     def stage(self, name: str) -> Stage:
         return dict(self.stages)[name]
+
+    @contextmanager
+    def session(self, names: tuple[str, ...]) -> Iterator[None]:
+        """Enter the ``session()`` of every stage in ``names`` that has one (dedup: one ``meta``
+        read and write for all the articles run inside, a staged bundle)."""
+        with ExitStack() as stack:
+            for name, stage in self.stages:
+                session = getattr(stage, "session", None)
+                if name in names and session is not None:
+                    stack.enter_context(session())
+            yield
 
 
 def build_chain(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -290,3 +292,37 @@ async def test_a_corrupt_bundle_is_one_dead_letter_with_the_whole_message(
     assert (letter["stage"], letter["reason"]) == ("dedup", "internal_error")
     assert base64.b64decode(letter["original"]) == payload
     assert pipeline.enriched.sent == []
+
+
+class SessionDedup:
+    """A dedup stage that records which articles it decided inside which session."""
+
+    def __init__(self) -> None:
+        self.sessions: list[list[str]] = []
+        self.open: list[str] | None = None
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        self.open = []
+        try:
+            yield
+        finally:
+            self.sessions.append(self.open)
+            self.open = None
+
+    def __call__(self, article: Article) -> Article:
+        assert self.open is not None, "decided outside a session"
+        self.open.append(article.id)
+        return dedup(article)
+
+
+async def test_the_records_of_a_bundle_share_one_dedup_session(tmp_path: Any) -> None:
+    settings = Settings(store="memory://", data_dir=tmp_path, app_id=f"agents-{time.time_ns()}")
+    stage = SessionDedup()
+    pipeline = build_app(settings, chain=Chain([("dedup", stage)], frozenset({"dedup"})))
+    pipeline.enriched = RecordingTopic()
+    async with agent(pipeline, "dedup").test_context() as tail:
+        await tail.put(encode_bundle([staged_record(i) for i in ("x1", "x2", "x3")]))
+        await tail.put(staged_record("x4"))
+    assert stage.sessions == [["x1", "x2", "x3"], ["x4"]]
+    assert [e["id"] for e in pipeline.enriched.values()] == ["x1", "x2", "x3", "x4"]

@@ -390,3 +390,62 @@ def test_memory_per_remembered_article_beyond_its_signature_is_under_1kb() -> No
         dedup(article(item.id, item.body, at=T0 + number))
     assert dedup.stats().index_size == 3000
     assert bookkeeping_bytes(dedup) <= 1024
+
+
+class WriteCountingState(ReadCountingState):
+    """Also counts writes per key prefix (each is one changelog message in a Faust table)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: dict[str, int] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        prefix = key.split(":", 1)[0] if ":" in key else key
+        self.writes[prefix] = self.writes.get(prefix, 0) + 1
+        super().__setitem__(key, value)
+
+
+def session_stream(seeds: dict[str, str]) -> list[Article]:
+    return [
+        article("A", seeds["000"]),
+        article("B", wire_copy(seeds["000"], seed=1)),
+        article("C", seeds["004"]),
+        article("D", seeds["000"]),
+        article("A", seeds["000"]),  # a replay
+        article("E", seeds["001"], at=T0 + 40 * DAY),  # evicts A to D by age
+        article("F", wire_copy(seeds["001"], seed=2), at=T0 + 40 * DAY),
+    ]
+
+
+def test_a_session_reads_and_writes_meta_once_and_decides_the_same(
+    seeds: dict[str, str],
+) -> None:
+    plain: dict[str, Any] = {}
+    expected = run(Deduplicator(plain), *session_stream(seeds))
+    state = WriteCountingState()
+    dedup = Deduplicator(state)
+    state.reads.clear()
+    with dedup.session():
+        results = run(dedup, *session_stream(seeds))
+    assert results == expected
+    assert state == plain  # the same answers, signatures and meta (seq, now, evictions)
+    assert state.reads == {"meta": 1, "a": 1}  # meta once, and the replay's answer
+    assert state.writes == {"a": 6, "s": 5, "meta": 1}  # D is an exact copy: no signature
+
+
+def test_a_session_that_fails_leaves_meta_behind_and_numbering_goes_on(
+    seeds: dict[str, str],
+) -> None:
+    """Meta is not written when the session ends in an error; the answers written before the
+    error are numbered past it, and the next article counts on from them."""
+    state: dict[str, Any] = {}
+    dedup = Deduplicator(state)
+    run(dedup, article("A", seeds["000"]))
+    with pytest.raises(RuntimeError), dedup.session():
+        run(dedup, article("B", seeds["004"]), article("C", seeds["001"]))
+        raise RuntimeError("the worker stops mid-bundle")
+    assert state["meta"]["seq"] == 1
+    (copy_of_c,) = run(dedup, article("D", wire_copy(seeds["001"], seed=5)))
+    assert (copy_of_c.status, copy_of_c.duplicate_of) == ("duplicate", "C")
+    assert state["meta"]["seq"] == 4
+    assert sorted(v[0] for k, v in state.items() if k.startswith("a:")) == [1, 2, 3, 4]

@@ -21,8 +21,9 @@ The MinHash/LSH index (rensa), the decoded shingle ids and MinHash of every inde
 article's arrival number, event time, body hash and root id, the exact-body map and the eviction
 queue are an in-memory cache rebuilt from those keys whenever the stage starts or notices that
 ``meta.seq`` moved without it, so a restarted worker handed the same state decides exactly as
-before. Deciding reads just two things from the state: ``meta`` per article (to notice a moved
-``seq``) and a replayed id's ``a:`` answer. In production a state read is a Faust table lookup, a
+before. Deciding reads just two things from the state: ``meta`` (to notice a moved ``seq``; once
+per article, or once per session: the dedup agent opens one per staged bundle) and a replayed
+id's ``a:`` answer. In production a state read is a Faust table lookup, a
 rocksdb get and JSON and base64 decoding; when each candidate's ids were read back that way, they
 cost more than the exact Jaccard they fed (offline, over a rocksdb + JSON mapping, ~2x; py-spy on a
 worker put ~45 % of the stage in those reads). MinHash parameters (``num_perm``, ``bands``,
@@ -44,8 +45,8 @@ Every eviction frees its article's share, so memory is bounded by the window (~2
 200,000-article default).
 
 Writes per article (each is one changelog message): a new unique or near-duplicate article writes
-3 keys (``a:``, ``s:``, ``meta``), an exact copy 2 (no signature), a replay none; each eviction adds
-2 tombstones. The retention window is ``max_entries`` articles and ``max_age_seconds`` of event
+2 keys (``a:``, ``s:``), an exact copy 1 (no signature), a replay none; each eviction adds 2
+tombstones; and ``meta`` is written once per article, or once per session (``session``). The retention window is ``max_entries`` articles and ``max_age_seconds`` of event
 time; evicted articles leave the LSH buckets too.
 
 The index is a single logical index: the Faust driver runs this stage on a single-partition topic,
@@ -71,7 +72,8 @@ import heapq
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final, NamedTuple
@@ -526,13 +528,40 @@ class Deduplicator:
         _word_char_table()  # built once here (~0.5 s), not on the first article
         shingle_ids("warm", self.config.shingle_size)  # compiled or loaded here, not later
         self._cache = _Cache.rebuild(state, self.config)
+        # ``meta`` while a session holds it (read once, written once at its end), and whether
+        # an article changed it since.
+        self._held: dict[str, Any] | None = None
+        self._held_changed = False
         # Probe counters since start-up (not state): LSH candidates, and those verified exactly.
         self.candidates_seen = 0
         self.candidates_verified = 0
 
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Articles decided inside share one read and one write of ``meta`` instead of one each.
+
+        The dedup agent opens one per staged bundle: in a worker a table read or write (rocksdb,
+        JSON, a changelog message) costs more than most of deciding. If the session ends in an
+        exception, ``meta`` is not written: the answers already written are numbered past
+        ``meta.seq``, which the next article notices (the cache is rebuilt from the state) and
+        counts on from (see ``__call__``); ``now`` and ``evictions`` then lag by at most the
+        session's articles (the eviction cutoff a little later, the counter a little low).
+        """
+        if self._held is not None:  # nested: the outer session reads and writes
+            yield
+            return
+        self._held = self._meta()
+        self._held_changed = False
+        try:
+            yield
+            if self._held_changed:
+                self.state[META_KEY] = self._held
+        finally:
+            self._held = None
+
     def __call__(self, article: Article) -> Article:
         state = self.state
-        meta = self._meta()
+        meta = self._meta() if self._held is None else self._held
         if self._cache.meta_seq != meta["seq"]:
             # Someone else's state (restored table, rebalance): what we hold no longer describes it.
             self._cache = _Cache.rebuild(state, self.config)
@@ -560,7 +589,10 @@ class Deduplicator:
         self._cache.add(article.id, answer, indexed)
 
         meta["evictions"] += evictions + self._evict_overflow()
-        state[META_KEY] = meta  # re-assigned, never mutated in place: Faust tables need a set
+        if self._held is None:
+            state[META_KEY] = meta  # re-assigned, never mutated in place: Faust tables need a set
+        else:
+            self._held_changed = True  # written once, when the session ends
         self._cache.meta_seq = seq
         article.dedup = result
         return article
