@@ -23,6 +23,8 @@ from akhbar.pipeline.records import decode_staged, encode_staged
 from akhbar.pipeline.stages.article import Article
 from akhbar.pipeline.stages.errors import StageError
 
+STAGES = ("normalize", "entities", "fingerprint", "dedup")
+
 
 def decoded(articles: Sequence[BenchArticle]) -> list[Article]:
     """Fresh ``Article`` records, decoded from raw-event bytes exactly as the worker does."""
@@ -55,8 +57,8 @@ def rate(count: int, seconds: float) -> dict[str, float]:
 
 def time_stages(chain: Chain, warm: list[Article], articles: list[Article]) -> dict[str, Any]:
     """Each stage alone, in chain order, on the previous stage's output."""
-    normalize, entities, dedup = (chain.stage(n) for n in ("normalize", "entities", "dedup"))
-    timed(lambda a: dedup(entities(normalize(a))), warm)
+    normalize, entities, fingerprint, dedup = (chain.stage(n) for n in STAGES)
+    timed(lambda a: dedup(fingerprint(entities(normalize(a)))), warm)
     seconds, normalized = timed(normalize, articles)
     stages: dict[str, Any] = {"normalize": rate(len(articles), seconds)}
     tokens = sum(len(article.text.split()) for article in normalized)
@@ -66,6 +68,8 @@ def time_stages(chain: Chain, warm: list[Article], articles: list[Article]) -> d
         "tokens_per_s": round(tokens / seconds) if seconds else 0,
         "tokens_per_article": round(tokens / len(normalized), 1) if normalized else 0.0,
     }
+    seconds, _ = timed(fingerprint, normalized)
+    stages["fingerprint"] = rate(len(normalized), seconds)
     seconds, _ = timed(dedup, normalized)
     stages["dedup"] = rate(len(normalized), seconds)
     return stages

@@ -34,7 +34,7 @@ from akhbar.common.broker import free_port
 from akhbar.common.settings import Settings
 from akhbar.common.topics import ensure_topics
 
-STAGES = ("normalize", "entities", "dedup")
+STAGES = ("normalize", "entities", "fingerprint", "dedup")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ class Chain:
     Order: normalise, then entities, then dedup. Entities and dedup are independent of each
     other (both read the normalised article), so the stateless stages come first: the Faust
     driver runs them in parallel across the raw topic's partitions, and only dedup, which must
-    see every article, runs on the single-partition staged topic.
+    see every article, runs on the single-partition staged topic. Dedup's own stateless half,
+    ``fingerprint`` (body hash and shingle ids), runs with the stateless stages.
     """
 
     stages: list[tuple[str, Stage]]
@@ -88,19 +89,24 @@ def build_chain(
     ``parts`` loads only the stateless stages (a stage process) or only the stateful one (a
     worker whose stage processes run the others), so neither loads what it never runs.
     """
-    from akhbar.pipeline.stages.boilerplate import BoilerplateRules
     from akhbar.pipeline.stages.dedup import DedupConfig, Deduplicator
-    from akhbar.pipeline.stages.entities import EntityTagger
-    from akhbar.pipeline.stages.normalize import Normalizer
 
     stages: list[tuple[str, Stage]] = []
     if parts != "stateful":
+        # Imported here: the entity tagger and the fingerprint kernel load numba (~125 MB with
+        # the compiled kernels), which a worker whose stage processes run them never needs.
+        from akhbar.pipeline.stages.boilerplate import BoilerplateRules
+        from akhbar.pipeline.stages.entities import EntityTagger
+        from akhbar.pipeline.stages.fingerprint import Fingerprinter
+        from akhbar.pipeline.stages.normalize import Normalizer
+
         rules = BoilerplateRules.load(config.boilerplate_rules)
         normalizer = Normalizer(
             rules, min_chars=config.min_article_chars, min_arabic_ratio=config.min_arabic_ratio
         )
         stages.append(("normalize", normalizer))
         stages.append(("entities", tagger if tagger is not None else EntityTagger.load_default()))
+        stages.append(("fingerprint", Fingerprinter(DedupConfig().shingle_size)))
     if parts != "stateless":
         deduplicator = Deduplicator(
             dedup_state,

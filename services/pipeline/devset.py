@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from akhbar.pipeline.stages.article import Article
-from akhbar.pipeline.stages.dedup import DedupConfig, Deduplicator, jaccard, shingle_ids
+from akhbar.pipeline.stages.dedup import DedupConfig, Deduplicator, jaccard
+from akhbar.pipeline.stages.fingerprint import shingle_ids
 
 WIKI_PATH = Path("/work/shared/data/arwiki/ar_wiki_2017.txt.xz")
 SEEDS_DIR = Path("/work/shared/seeds")

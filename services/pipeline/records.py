@@ -5,8 +5,10 @@ shaped for it to do as little as possible. Since version 2 it is
 
     b"2" + header JSON + b"\\n" + the enriched event's fields, encoded, without the closing "}"
 
-The header holds what dedup and the metrics need (id, ``match_text``, ``ingested_at``, the send
-time, stage timings, boilerplate count, and the entities' ids, types and names). The head has
+The header holds what dedup and the metrics need (id, the article's fingerprint, ``ingested_at``,
+the send time, stage timings, boilerplate count, and the entities' ids, types and names). It
+carries ``match_text`` only for an article without a fingerprint (the dedup stage then shingles
+it itself); with one, ``match_text`` is empty and the record ~40 % smaller. The head has
 already encoded every field of the enriched event the stateless stages decide
 (``events.enriched_fields``), so the dedup agent decodes only the small header and appends the
 last fields (``events.finishing_fields``: the dedup decision, ``processed_at`` and the pipeline
@@ -34,7 +36,14 @@ from typing import Any
 import orjson
 
 from akhbar.common import events
-from akhbar.pipeline.stages.article import Article, Dateline, DedupResult, Entity, Mention
+from akhbar.pipeline.stages.article import (
+    Article,
+    Dateline,
+    DedupResult,
+    Entity,
+    Fingerprint,
+    Mention,
+)
 
 VERSION_2 = b"2"
 BUNDLE = b"3"
@@ -65,9 +74,17 @@ class StagedRecord:
 
 def encode_staged(article: Article, sent_at: float) -> bytes:
     """Serialise an article after the stateless stages, with the producer's send time."""
+    fingerprint = article.fingerprint
     header = {
         "id": article.id,
-        "match_text": article.match_text,
+        # What dedup compares: the fingerprint, or the match text when there is none (a record
+        # from a head without the fingerprint stage, or a body without a word to match).
+        "match_text": "" if fingerprint else article.match_text,
+        "fingerprint": (
+            [fingerprint.body_hash, fingerprint.shingle_size, fingerprint.shingles]
+            if fingerprint
+            else None
+        ),
         "ingested_at": article.ingested_at,
         "sent_at": sent_at,
         "timings": article.timings,
@@ -85,11 +102,13 @@ def decode_staged(payload: bytes) -> StagedRecord:
         return StagedRecord(article, sent_at, orjson.dumps(events.enriched_fields(article))[:-1])
     end = payload.index(b"\n")
     header = orjson.loads(payload[1:end])
+    fingerprint = header.get("fingerprint")
     article = Article(
         id=header["id"],
         title="",
         body="",
         match_text=header["match_text"],
+        fingerprint=Fingerprint(*fingerprint) if fingerprint else None,
         ingested_at=header["ingested_at"],
         timings=header["timings"],
         boilerplate_chars=header["boilerplate_chars"],
@@ -137,7 +156,7 @@ def split_bundle(payload: bytes) -> list[bytes]:
 # --- version 1 --------------------------------------------------------------------------------
 
 # Article fields a version-1 record left out; decoding gives them their empty default.
-NOT_CARRIED = frozenset({"body", "match_title"})
+NOT_CARRIED = frozenset({"body", "match_title", "fingerprint"})
 CARRIED = tuple(name for name in Article.__slots__ if name not in NOT_CARRIED)
 
 

@@ -83,13 +83,13 @@ def test_bench_reports_its_one_worker(report: dict[str, Any]) -> None:
 
 def test_bench_reports_stages_memory_and_offline_chain(report: dict[str, Any]) -> None:
     """Per-stage µs from the worker, its peak RSS, and the offline chain's rates are present."""
-    assert set(report["stage_us"]) == {"normalize", "entities", "dedup"}
+    assert set(report["stage_us"]) == {"normalize", "entities", "fingerprint", "dedup"}
     assert all(v > 0 for v in report["stage_us"].values())
     assert report["peak_worker_rss_mb"] > 0
     offline = report["offline"]
     assert offline["articles"] == 50 and offline["refused"] == 0
     assert offline["chain"]["aps"] > 0
-    assert set(offline["stages"]) == {"normalize", "entities", "dedup"}
+    assert set(offline["stages"]) == {"normalize", "entities", "fingerprint", "dedup"}
     assert offline["stages"]["entities"]["tokens_per_s"] > 0
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["python"]
     assert report["notes"]

@@ -45,5 +45,5 @@ def test_stage_delta_gives_microseconds_per_article_between_scrapes() -> None:
     """10 more normalize observations taking 10 ms in all: 1000 µs each; idle stages report 0."""
     before, after = stage_totals(METRICS_BEFORE), stage_totals(METRICS_AFTER)
     per_article, seconds = stage_delta(before, after)
-    assert per_article == {"normalize": 1000.0, "entities": 0.0, "dedup": 0.0}
+    assert per_article == {"normalize": 1000.0, "entities": 0.0, "fingerprint": 0.0, "dedup": 0.0}
     assert seconds == pytest.approx(0.010)

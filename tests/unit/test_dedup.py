@@ -18,9 +18,8 @@ from akhbar.pipeline.stages.dedup import (
     Deduplicator,
     IncompatibleStateError,
     jaccard,
-    shingle_ids,
-    shingle_ids_numpy,
 )
+from akhbar.pipeline.stages.fingerprint import Fingerprinter, shingle_ids, shingle_ids_numpy
 from akhbar.pipeline.stages.orthography import normalize_for_matching
 
 DAY = 24 * 3600.0
@@ -449,3 +448,30 @@ def test_a_session_that_fails_leaves_meta_behind_and_numbering_goes_on(
     assert (copy_of_c.status, copy_of_c.duplicate_of) == ("duplicate", "C")
     assert state["meta"]["seq"] == 4
     assert sorted(v[0] for k, v in state.items() if k.startswith("a:")) == [1, 2, 3, 4]
+
+
+def test_fingerprinted_articles_decide_and_store_the_same(seeds: dict[str, str]) -> None:
+    """The head's fingerprint stage and the dedup stage's own shingling are interchangeable."""
+    plain: dict[str, Any] = {}
+    expected = run(Deduplicator(plain), *session_stream(seeds))
+    fingerprint = Fingerprinter()
+    stream = [fingerprint(a) for a in session_stream(seeds)]
+    assert all(a.fingerprint is not None for a in stream)
+    state: dict[str, Any] = {}
+    assert run(Deduplicator(state), *stream) == expected
+    assert state == plain
+
+
+def test_a_fingerprint_of_another_shingle_size_is_refused(seeds: dict[str, str]) -> None:
+    item = Fingerprinter(shingle_size=4)(article("A", seeds["000"]))
+    with pytest.raises(DedupError) as caught:
+        Deduplicator({})(item)
+    assert caught.value.reason == "fingerprint_mismatch"
+
+
+def test_a_body_without_a_word_gets_no_fingerprint_and_is_refused() -> None:
+    blank = Fingerprinter()(article("blank", "   \n "))
+    assert blank.fingerprint is None
+    with pytest.raises(DedupError) as caught:
+        Deduplicator({})(blank)
+    assert caught.value.reason == "empty_match_text"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from akhbar.pipeline.devset import WIKI_PATH, build_devset, evaluate
-from akhbar.pipeline.stages.dedup import shingle_ids, shingle_ids_numpy
+from akhbar.pipeline.stages.fingerprint import shingle_ids, shingle_ids_numpy
 from akhbar.pipeline.stages.orthography import normalize_for_matching
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -43,10 +45,26 @@ def chain() -> Chain:
 
 def test_stateless_chain_loads_no_dedup_and_stateful_chain_no_model() -> None:
     stateless = build_chain(ChainConfig(), {}, parts="stateless")
-    assert [name for name, _ in stateless.stages] == ["normalize", "entities"]
+    assert [name for name, _ in stateless.stages] == ["normalize", "entities", "fingerprint"]
     stateful = build_chain(ChainConfig(), {}, parts="stateful")
     assert [name for name, _ in stateful.stages] == ["dedup"]
     assert stateful.stateless_names == () and stateful.stateful_names == ("dedup",)
+
+
+def test_a_stateful_chain_does_not_load_numba() -> None:
+    """A worker with stage processes keeps only dedup, which gets every article's shingle ids
+    from the head: it must not import numba (~125 MB of its memory with the kernels)."""
+    script = (
+        "import sys\n"
+        "from akhbar.pipeline.app import build_app\n"
+        "from akhbar.pipeline.chain import ChainConfig, build_chain\n"
+        "build_chain(ChainConfig(), {}, parts='stateful')\n"
+        "print('numba' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_a_seed_becomes_a_staged_record_with_its_metrics(
@@ -57,9 +75,10 @@ def test_a_seed_becomes_a_staged_record_with_its_metrics(
     record = decode_staged(outcome.value)
     article = record.article
     assert record.sent_at == SENT_AT and article.id == outcome.article_id == seed_paths[0].stem
-    assert article.match_text and article.entities
+    assert article.fingerprint and article.entities
+    assert article.match_text == "", "the fingerprint stands for the match text"
     assert orjson.loads(record.enriched_value(SENT_AT))["text"]
-    assert set(outcome.timings) == {"normalize", "entities"}
+    assert set(outcome.timings) == {"normalize", "entities", "fingerprint"}
     assert sum(outcome.entity_types.values()) == len(article.entities)
     assert sum(outcome.entity_links.values()) == len(article.entities)
     assert set(outcome.entity_links) <= {"true", "false"}

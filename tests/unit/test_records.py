@@ -59,7 +59,12 @@ def test_the_enriched_event_from_a_staged_record_is_the_whole_article_event(
         record = decode_staged(encode(article, SENT_AT))  # type: ignore[operator]
         assert record.sent_at == SENT_AT
         assert record.article.id == article.id
-        assert record.article.match_text == article.match_text
+        if encode is encode_staged:  # the fingerprint stands for the match text
+            assert article.fingerprint is not None
+            assert record.article.fingerprint == article.fingerprint
+            assert record.article.match_text == ""
+        else:
+            assert record.article.match_text == article.match_text
         assert record.article.ingested_at == article.ingested_at
         assert [(e.id, e.type, e.name) for e in record.article.entities] == [
             (e.id, e.type, e.name) for e in article.entities
@@ -121,3 +126,9 @@ def test_the_id_of_a_staged_record_for_its_dead_letter() -> None:
     article = Article(id="a-7", title="t", body="", text="نص", match_text="نص", ingested_at=NOW)
     assert staged_id(encode_staged(article, SENT_AT)) == "a-7"
     assert staged_id(b"2{not json\n") is None
+
+
+def test_a_record_without_a_fingerprint_carries_the_match_text() -> None:
+    article = Article(id="m", title="t", body="", text="نص", match_text="نص مطابق", ingested_at=NOW)
+    record = decode_staged(encode_staged(article, SENT_AT))
+    assert (record.article.match_text, record.article.fingerprint) == ("نص مطابق", None)

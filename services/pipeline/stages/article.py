@@ -29,6 +29,17 @@ class DedupResult:
     method: DedupMethod | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the dedup stage compares, computed from ``match_text`` by the ``fingerprint`` stage:
+    a hash of the whole body (exact copies) and its word-shingle ids (near copies), as base64 of
+    little-endian uint32, the form the dedup state stores."""
+
+    body_hash: str
+    shingle_size: int
+    shingles: str
+
+
 @dataclass(slots=True)
 class Mention:
     """One occurrence of an entity: ``text[start:end] == surface`` on the article's cleaned text."""
@@ -54,7 +65,8 @@ class Article:
     """One news article on its way through the chain.
 
     The producer fills the identity fields; ``normalize`` fills ``text`` and the matching form;
-    ``dedup`` fills ``dedup``; ``entities`` fills ``entities``. Offsets always index ``text``.
+    ``entities`` fills ``entities``; ``fingerprint`` fills ``fingerprint`` from the matching
+    form, and ``dedup`` fills ``dedup``. Offsets always index ``text``.
     """
 
     id: str
@@ -71,7 +83,8 @@ class Article:
     byline: str | None = None
     boilerplate_chars: int = 0
     language: str | None = None
-    # dedup
+    # fingerprint (the stateless half of dedup), then dedup
+    fingerprint: Fingerprint | None = None
     dedup: DedupResult | None = None
     # entities
     entities: list[Entity] = field(default_factory=list)

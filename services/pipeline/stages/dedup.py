@@ -46,8 +46,9 @@ Every eviction frees its article's share, so memory is bounded by the window (~2
 
 Writes per article (each is one changelog message): a new unique or near-duplicate article writes
 2 keys (``a:``, ``s:``), an exact copy 1 (no signature), a replay none; each eviction adds 2
-tombstones; and ``meta`` is written once per article, or once per session (``session``). The retention window is ``max_entries`` articles and ``max_age_seconds`` of event
-time; evicted articles leave the LSH buckets too.
+tombstones; and ``meta`` is written once per article, or once per session (``session``). The
+retention window is ``max_entries`` articles and ``max_age_seconds`` of event time; evicted
+articles leave the LSH buckets too.
 
 The index is a single logical index: the Faust driver runs this stage on a single-partition topic,
 so copies that landed on different raw partitions still meet. That makes the stage's single-core
@@ -58,7 +59,11 @@ article since then: ~1.5x that, same ids and decisions (old and new interleaved 
 one run); shingling is still ~40 % and per-call overhead, not arithmetic, dominates it. Shingling
 is now one numba kernel (bit-identical ids, the numpy version kept as the tested reference): on
 the dev set ~1.5x the stage's articles/s, on ``akhbar bench --offline`` ~1.6-1.75x (old and new
-back to back, ~4,300 -> ~6,800 articles/s with ``sum(range(1000))`` at ~26 us). Restart
+back to back, ~4,300 -> ~6,800 articles/s with ``sum(range(1000))`` at ~26 us). The body hash
+and the shingle ids are now the ``fingerprint`` stage (``fingerprint.py``), run with the
+stateless stages before the staged topic; this stage uses an article's fingerprint when it has
+one and computes the same itself when not (``akhbar enrich`` runs both; tests call this one
+alone). Restart
 rebuilds the cache at ~200 us per remembered article (~40 s for the 200,000-article default).
 Decisions are only as deterministic as the input order: the stage must be the only writer of its
 state.
@@ -75,10 +80,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Final, NamedTuple
 
-import numba
 import numpy as np
 import numpy.typing as npt
 import rensa
@@ -90,6 +93,7 @@ STATE_VERSION: Final = 1
 META_KEY: Final = "meta"
 ANSWER_PREFIX: Final = "a:"
 SIGNATURE_PREFIX: Final = "s:"
+SHINGLE_SIZE: Final = 3  # word 3-grams (DedupConfig.shingle_size says why)
 
 ShingleIds = npt.NDArray[np.uint32]
 
@@ -111,7 +115,7 @@ class DedupConfig:
     # Word 3-grams. On the dev set (1342 articles, 861 copies) the hardest negative pair shares
     # 0.135 of its 3-shingles while 5 % of heavy rewrites keep only 0.21; 5-grams push rewrites
     # down to 0.10 with negatives at 0.106, so no threshold separates them (best F1 0.957).
-    shingle_size: int = 3
+    shingle_size: int = SHINGLE_SIZE
     # 64 bands of 2 rows: a pair at Jaccard 0.25 becomes a candidate with p ~ 0.98, at 0.3 with
     # p ~ 0.997. 32 bands of 4 rows lost 10 points of recall; 256/128 changed nothing. The price is
     # a shallow curve: a pair at 0.05 is a candidate with p ~ 0.15, at 0.1 with p ~ 0.47, so on a
@@ -159,163 +163,18 @@ class DedupStats:
     arrivals: int  # articles ever remembered (replays excluded)
 
 
-# --- shingling --------------------------------------------------------------------------------
+# --- shingle ids -------------------------------------------------------------------------------
 
-_POLY: Final = 0x100000001B3  # odd, so it has an inverse modulo 2**64
-_POLY_INV: Final = pow(_POLY, -1, 2**64)
-_MIX: Final = np.uint64(0x9E3779B97F4A7C15)
-_FMIX: Final = np.uint64(0xFF51AFD7ED558CCD)
-
-
-_SHIFT_FINAL: Final = np.uint64(31)
-_HIGH_HALF: Final = 1 if sys.byteorder == "little" else 0  # of a uint64 viewed as 2 uint32
-_EMPTY_IDS: Final[ShingleIds] = np.empty(0, dtype=np.uint32)
+EMPTY_IDS: Final[ShingleIds] = np.empty(0, dtype=np.uint32)
 _ARRAY_OVERHEAD: Final = sys.getsizeof(np.empty(0, dtype=np.uint32))  # per ndarray object
 
 
-@cache
-def _word_char_table() -> npt.NDArray[np.bool_]:
-    """A lookup table over all code points: True for letters and digits (what forms a word)."""
-    return np.array([chr(c).isalnum() for c in range(0x110000)], dtype=np.bool_)
+def shingles_of(text: str, size: int) -> ShingleIds:
+    """:func:`fingerprint.shingle_ids`, imported on first use: a worker whose head runs in stage
+    processes gets every article's ids from them, and never loads numba (~125 MB) for this."""
+    from akhbar.pipeline.stages.fingerprint import shingle_ids
 
-
-@cache
-def _powers(size: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    """``P**i`` and ``P**-(i + 1)`` modulo 2**64 for ``i < size`` (``P`` the polynomial base)."""
-    base = np.full(size, _POLY, dtype=np.uint64)
-    base[0] = 1
-    inverse = np.full(size + 1, _POLY_INV, dtype=np.uint64)
-    inverse[0] = 1
-    return np.cumprod(base, dtype=np.uint64), np.cumprod(inverse, dtype=np.uint64)[1:]
-
-
-def _compiled(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` compiled by numba, cached on disk where a cache directory is writable.
-
-    numba refuses ``cache=True`` (RuntimeError) when no cache location is writable, as in a
-    read-only install; then the kernel is compiled in memory on first use.
-    """
-    try:
-        return numba.njit(nogil=True, cache=True)(function)
-    except RuntimeError:
-        return numba.njit(nogil=True)(function)
-
-
-# numba constants: typed uint64 so no arithmetic is promoted to int64 or float64.
-_K_POLY: Final = np.uint64(_POLY)
-_K_ONE: Final = np.uint64(1)
-_K_ZERO: Final = np.uint64(0)
-_K_HIGH: Final = np.uint64(32)
-
-
-@_compiled
-def _shingle_kernel(
-    codes: npt.NDArray[np.uint32], is_word: npt.NDArray[np.bool_], size: int
-) -> ShingleIds:
-    """:func:`shingle_ids` over the code points of the text, in one compiled pass.
-
-    The same arithmetic as :func:`shingle_ids_numpy`, modulo 2**64: a word's hash
-    ``sum(code[j] * P**(j - start))`` is accumulated directly instead of read off prefix sums
-    (equal modulo 2**64, since ``P`` is invertible), then the same rolling mix per shingle.
-    """
-    n = codes.shape[0]
-    words = np.empty(n // 2 + 1, dtype=np.uint64)
-    count = 0
-    word = _K_ZERO
-    power = _K_ONE
-    inside = False
-    for i in range(n):
-        code = codes[i]
-        if is_word[code]:
-            if not inside:
-                word = _K_ZERO
-                power = _K_ONE
-                inside = True
-            word += np.uint64(code) * power
-            power *= _K_POLY
-        elif inside:
-            words[count] = word
-            count += 1
-            inside = False
-    if inside:
-        words[count] = word
-        count += 1
-    if count == 0:
-        return np.empty(0, dtype=np.uint32)
-    width = min(size, count)
-    shingles = count - width + 1
-    ids = np.empty(shingles, dtype=np.uint32)
-    for i in range(shingles):
-        mixed = words[i] * _MIX
-        for offset in range(1, width):
-            mixed ^= words[i + offset]
-            mixed *= _MIX
-        mixed ^= mixed >> _SHIFT_FINAL
-        mixed *= _FMIX
-        ids[i] = np.uint32(mixed >> _K_HIGH)  # the high 32 bits of each hash
-    ids.sort()
-    kept = 1
-    for i in range(1, shingles):
-        if ids[i] != ids[kept - 1]:
-            ids[kept] = ids[i]
-            kept += 1
-    return ids[:kept].copy()
-
-
-def shingle_ids(text: str, size: int) -> ShingleIds:
-    """The sorted, distinct 32-bit ids of the word ``size``-grams of ``text``.
-
-    Words are maximal runs of letters and digits, so punctuation and spacing edits do not change
-    the set. The hash is defined here (a polynomial over code points, mixed per shingle) rather
-    than taken from a library, because these ids are persisted and must not change with a library
-    upgrade. One compiled kernel over the text's code points: at ~280 words an article, the
-    numpy version (:func:`shingle_ids_numpy`, kept as the reference) spent its time in the fixed
-    cost of its ~20 numpy calls, not in arithmetic.
-    """
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ids = _shingle_kernel(codes, _word_char_table(), size)
-    return ids if ids.size else _EMPTY_IDS
-
-
-def shingle_ids_numpy(text: str, size: int) -> ShingleIds:
-    """The reference for :func:`shingle_ids`: the same ids in numpy (the stage's code until the
-    compiled kernel replaced it; tests hold the two to bit-identical output).
-
-    The sorted, distinct 32-bit ids of the word ``size``-grams of ``text``.
-
-    Words are maximal runs of letters and digits, so punctuation and spacing edits do not change
-    the set. The hash is defined here (a polynomial over code points, mixed per shingle) rather
-    than taken from a library, because these ids are persisted and must not change with a library
-    upgrade. The work is vectorised, and in as few numpy calls as possible: at ~280 words an
-    article, each call's fixed cost (~1-3 us) outweighs its work, and a Python loop over the words
-    costs more than the whole stage.
-    """
-    codes = np.frombuffer(f" {text} ".encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    is_word = _word_char_table().take(codes)
-    # Padding makes the first change a word start and the changes alternate start, end: a change
-    # at i means a word starts at i + 1, or ends at i (inclusive).
-    bounds = (is_word[1:] != is_word[:-1]).nonzero()[0]
-    if not bounds.size:
-        return _EMPTY_IDS
-    # Round the table size up to a power of two so a handful of cached tables serve every length.
-    powers, next_inverse = _powers(max(4096, 1 << codes.size.bit_length()))
-    # Arithmetic is modulo 2**64 on purpose (numpy arrays wrap silently). A word's hash is
-    # sum(code[j] * P**(j - start)), read off prefix sums and shifted back to position 0.
-    at_bounds = (codes * powers[: codes.size]).cumsum().take(bounds)
-    words = (at_bounds[1::2] - at_bounds[0::2]) * next_inverse.take(bounds[0::2])
-    width = min(size, words.size)
-    count = words.size - width + 1
-    mixed = words[:count] * _MIX
-    for offset in range(1, width):
-        mixed ^= words[offset : offset + count]
-        mixed *= _MIX
-    mixed ^= mixed >> _SHIFT_FINAL
-    mixed *= _FMIX
-    ids = np.sort(mixed.view(np.uint32)[_HIGH_HALF::2])  # the high 32 bits of each hash
-    keep = np.empty(ids.size, dtype=np.bool_)
-    keep[0] = True
-    np.not_equal(ids[1:], ids[:-1], out=keep[1:])
-    return ids[keep]
+    return shingle_ids(text, size)
 
 
 def encode_ids(ids: ShingleIds) -> str:
@@ -501,7 +360,7 @@ class _Cache:
         answers.sort(key=lambda item: item[1].seq)
         for article_id, answer in answers:
             encoded = state.get(SIGNATURE_PREFIX + article_id) if answer.indexed else None
-            ids = decode_ids(encoded) if encoded else _EMPTY_IDS
+            ids = decode_ids(encoded) if encoded else EMPTY_IDS
             built.add(article_id, answer, (ids, built.minhash(ids)) if ids.size else None)
         meta = state.get(META_KEY)
         built.meta_seq = int(meta["seq"]) if meta else 0
@@ -525,8 +384,6 @@ class Deduplicator:
         self.config = config or DedupConfig()
         self.clock = clock
         self._check_compatible()
-        _word_char_table()  # built once here (~0.5 s), not on the first article
-        shingle_ids("warm", self.config.shingle_size)  # compiled or loaded here, not later
         self._cache = _Cache.rebuild(state, self.config)
         # ``meta`` while a session holds it (read once, written once at its end), and whether
         # an article changed it since.
@@ -568,23 +425,22 @@ class Deduplicator:
         if article.id in self._cache.entries:  # the cache holds exactly the state's answers
             article.dedup = _Answer.from_json(state[ANSWER_PREFIX + article.id]).result
             return article
-        if not article.match_text or article.match_text.isspace():
-            raise DedupError("empty_match_text", f"article {article.id} has no match_text")
+        digest = self._body_hash(article)
 
         event_time = article.ingested_at or self.clock()
         meta["now"] = now = max(float(meta["now"]), event_time)
         cutoff = now - self.config.max_age_seconds
         evictions = self._evict_expired(cutoff)
 
-        digest = body_hash(article.match_text)
-        result, indexed = self._decide(digest, article.match_text, cutoff)
+        result, indexed = self._decide(digest, article, cutoff)
         # meta is written after the article's own keys, so a crash in between leaves answers
         # numbered past meta.seq: count on from the highest arrival number held, or the next
         # article would take an existing number and push that article out of the index.
         meta["seq"] = seq = max(int(meta["seq"]), self._cache.synced_seq) + 1
         answer = _Answer(seq, event_time, digest, result, indexed is not None)
         if indexed is not None:
-            state[SIGNATURE_PREFIX + article.id] = encode_ids(indexed[0])
+            encoded = article.fingerprint.shingles if article.fingerprint else None
+            state[SIGNATURE_PREFIX + article.id] = encoded or encode_ids(indexed[0])
         state[ANSWER_PREFIX + article.id] = answer.to_json()
         self._cache.add(article.id, answer, indexed)
 
@@ -613,8 +469,33 @@ class Deduplicator:
 
     # -- decisions --
 
+    def _body_hash(self, article: Article) -> str:
+        """The article's exact-copy key, from its fingerprint or its match text.
+
+        Raises ``DedupError`` for an article with neither (no word to match), or whose
+        fingerprint has shingles of another size than this stage compares.
+        """
+        fingerprint = article.fingerprint
+        if fingerprint is not None:
+            if fingerprint.shingle_size != self.config.shingle_size:
+                raise DedupError(
+                    "fingerprint_mismatch",
+                    f"article {article.id} has {fingerprint.shingle_size}-word shingles; "
+                    f"this stage compares {self.config.shingle_size}-word ones",
+                )
+            return fingerprint.body_hash
+        if not article.match_text or article.match_text.isspace():
+            raise DedupError("empty_match_text", f"article {article.id} has no match_text")
+        return body_hash(article.match_text)
+
+    def _shingle_ids(self, article: Article) -> ShingleIds:
+        """The article's shingle ids: decoded from its fingerprint, or shingled here."""
+        if article.fingerprint is not None:
+            return decode_ids(article.fingerprint.shingles)
+        return shingles_of(article.match_text, self.config.shingle_size)
+
     def _decide(
-        self, digest: str, match_text: str, cutoff: float
+        self, digest: str, article: Article, cutoff: float
     ) -> tuple[DedupResult, tuple[ShingleIds, rensa.RMinHash] | None]:
         """Exact body match first (cheap, certain); otherwise LSH candidates, ranked and verified.
 
@@ -627,7 +508,7 @@ class Deduplicator:
             earlier = entries[earlier_id]
             if earlier.ingested_at >= cutoff:
                 return DedupResult("duplicate", earlier.root, 1.0, "exact"), None
-        ids = shingle_ids(match_text, self.config.shingle_size)
+        ids = self._shingle_ids(article)
         if not ids.size:
             return DedupResult("unique"), None
         signature = self._cache.minhash(ids)
