@@ -197,7 +197,8 @@ def test_state_values_are_json_and_reassigned(seeds: dict[str, str]) -> None:
     state: dict[str, Any] = {}
     run(Deduplicator(state), article("A", seeds["000"]), article("B", wire_copy(seeds["000"])))
     assert json.loads(json.dumps(state)) == state
-    assert set(state) == {"meta", "a:A", "s:A", "a:B", "s:B"}
+    assert set(state) == {"meta", "a:A", "a:B"}  # each signature inside its answer
+    assert state["meta"]["version"] == 2
 
 
 def test_empty_match_text_is_a_typed_error() -> None:
@@ -429,7 +430,7 @@ def test_a_session_reads_and_writes_meta_once_and_decides_the_same(
     assert results == expected
     assert state == plain  # the same answers, signatures and meta (seq, now, evictions)
     assert state.reads == {"meta": 1, "a": 1}  # meta once, and the replay's answer
-    assert state.writes == {"a": 6, "s": 5, "meta": 1}  # D is an exact copy: no signature
+    assert state.writes == {"a": 6, "meta": 1}  # one write per new article, meta once
 
 
 def test_a_session_that_fails_leaves_meta_behind_and_numbering_goes_on(
@@ -475,3 +476,45 @@ def test_a_body_without_a_word_gets_no_fingerprint_and_is_refused() -> None:
     with pytest.raises(DedupError) as caught:
         Deduplicator({})(blank)
     assert caught.value.reason == "empty_match_text"
+
+
+def as_version_1(state: dict[str, Any]) -> dict[str, Any]:
+    """The same state as a version-1 stage wrote it: signatures under ``s:`` keys."""
+    old: dict[str, Any] = {"meta": {**state["meta"], "version": 1}}
+    for key, value in state.items():
+        if key.startswith("a:"):
+            *answer, shingles = value
+            old[key] = answer
+            if shingles is not None:
+                old["s:" + key[2:]] = shingles
+    return old
+
+
+def test_a_version_1_state_is_read_and_evicted_cleanly(seeds: dict[str, str]) -> None:
+    """A worker upgraded over a version-1 table decides as before, writes version-2 answers and
+    marks the state version 2 (so an older stage refuses it), and deletes the old ``s:`` keys
+    of the articles it evicts."""
+    first = [article("A", seeds["000"]), article("B", seeds["004"]), article("C", seeds["002"])]
+    later = [
+        article("D", wire_copy(seeds["004"], seed=11)),
+        article("E", seeds["001"]),
+        article("F", wire_copy(seeds["002"], seed=12)),
+    ]
+    config = DedupConfig(max_entries=4)
+    current: dict[str, Any] = {}
+    run(Deduplicator(current, config=config), *first)
+    expected = run(Deduplicator(dict(current), config=config), *later)
+    old = as_version_1(current)
+    assert {"s:A", "s:B", "s:C"} <= set(old)
+    assert run(Deduplicator(old, config=config), *later) == expected
+    assert old["meta"]["version"] == 2
+    assert [k for k in old if k.startswith(("a:", "s:"))] == ["a:C", "s:C", "a:D", "a:E", "a:F"]
+    assert len(old["a:D"]) == 9 and old["a:D"][-1] is not None
+
+
+def test_a_state_of_an_unknown_version_is_refused(seeds: dict[str, str]) -> None:
+    state: dict[str, Any] = {}
+    run(Deduplicator(state), article("A", seeds["000"]))
+    state["meta"] = {**state["meta"], "version": 3}
+    with pytest.raises(IncompatibleStateError):
+        Deduplicator(state)

@@ -11,11 +11,14 @@ changelog in production), under three kinds of keys, all JSON-able:
     counter and the event-time watermark (the largest ``ingested_at`` seen).
 ``a:<article id>``
     The answer given to that id (``[seq, ingested_at, body_hash, status, duplicate_of, similarity,
-    method, indexed]``). A replayed id gets this answer back, so redeliveries never change a
-    decision and an article is never a duplicate of itself.
+    method, indexed, shingles]``). A replayed id gets this answer back, so redeliveries never change
+    a decision and an article is never a duplicate of itself. ``shingles`` is the signature store
+    of an indexed article (null otherwise): the sorted set of 32-bit word-shingle ids of the
+    normalised body, as base64, the durable copy the cache's ids and LSH index are rebuilt from.
 ``s:<article id>``
-    The signature store: the sorted set of 32-bit word-shingle ids of the normalised body, as
-    base64: the durable copy the cache's ids and LSH index are rebuilt from.
+    Where state version 1 kept the signature, apart from the answer (two changelog writes per
+    article instead of one). A version-1 state is still read, and its ``s:`` keys are deleted
+    as their articles are evicted; new articles are written the version-2 way.
 
 The MinHash/LSH index (rensa), the decoded shingle ids and MinHash of every indexed article, each
 article's arrival number, event time, body hash and root id, the exact-body map and the eviction
@@ -44,9 +47,12 @@ bookkeeping beyond that (entry, arrival queue, body-hash map, the index's tuples
 Every eviction frees its article's share, so memory is bounded by the window (~2.7 GB at the
 200,000-article default).
 
-Writes per article (each is one changelog message): a new unique or near-duplicate article writes
-2 keys (``a:``, ``s:``), an exact copy 1 (no signature), a replay none; each eviction adds 2
-tombstones; and ``meta`` is written once per article, or once per session (``session``). The
+Writes per article (each is one changelog message): a new article writes 1 key (``a:``, with its
+signature unless it is an exact copy), a replay none; each eviction adds a tombstone (two for an
+article of a version-1 state); and ``meta`` is written once per article, or once per session
+(``session``). In a worker these table writes were the dedup agent's largest cost (rocksdb,
+JSON and a changelog message each: ~27 % of its event loop in a py-spy profile with version 1's
+two writes per article). The
 retention window is ``max_entries`` articles and ``max_age_seconds`` of event time; evicted
 articles leave the LSH buckets too.
 
@@ -89,7 +95,8 @@ import rensa
 from akhbar.pipeline.stages.article import Article, DedupResult
 from akhbar.pipeline.stages.errors import StageError
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2
+READABLE_VERSIONS: Final = frozenset({1, 2})
 META_KEY: Final = "meta"
 ANSWER_PREFIX: Final = "a:"
 SIGNATURE_PREFIX: Final = "s:"
@@ -212,6 +219,7 @@ class _Answer(NamedTuple):
     body_hash: str
     result: DedupResult
     indexed: bool
+    shingles: str | None = None  # the signature, in the answer since state version 2
 
     def to_json(self) -> list[Any]:
         r = self.result
@@ -224,13 +232,16 @@ class _Answer(NamedTuple):
             r.similarity,
             r.method,
             self.indexed,
+            self.shingles,
         ]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> _Answer:
-        seq, ingested_at, digest, status, duplicate_of, similarity, method, indexed = raw
+        """An answer of either state version (version 1 has no ``shingles`` element)."""
+        seq, ingested_at, digest, status, duplicate_of, similarity, method, indexed, *rest = raw
         result = DedupResult(status, duplicate_of, similarity, method)
-        return cls(int(seq), float(ingested_at), str(digest), result, bool(indexed))
+        shingles = rest[0] if rest else None
+        return cls(int(seq), float(ingested_at), str(digest), result, bool(indexed), shingles)
 
     @property
     def canonical_id(self) -> str | None:
@@ -257,7 +268,12 @@ class _Entry(NamedTuple):
     ingested_at: float
     body_hash: str
     root: str  # the first-seen id of its story (the article itself if it is unique)
-    indexed: bool
+    indexed: int  # NOT_INDEXED, or where its signature is stored: IN_ANSWER, or UNDER_S_KEY
+
+
+NOT_INDEXED: Final = 0
+IN_ANSWER: Final = 1
+UNDER_S_KEY: Final = 2  # a version-1 state's article
 
 
 class _Indexed(NamedTuple):
@@ -307,7 +323,8 @@ class _Cache:
             self.indexed[seq] = _Indexed(article_id, ids, signature)
             self.lsh.insert(seq, signature)
         root = _root(article_id, answer)
-        entry = _Entry(seq, answer.ingested_at, answer.body_hash, root, indexed is not None)
+        stored = NOT_INDEXED if indexed is None else IN_ANSWER if answer.shingles else UNDER_S_KEY
+        entry = _Entry(seq, answer.ingested_at, answer.body_hash, root, stored)
         self.entries[article_id] = entry
         self.queue.append(article_id)
         same_body = self.ids_by_body.get(answer.body_hash)
@@ -359,7 +376,9 @@ class _Cache:
         ]
         answers.sort(key=lambda item: item[1].seq)
         for article_id, answer in answers:
-            encoded = state.get(SIGNATURE_PREFIX + article_id) if answer.indexed else None
+            encoded = answer.shingles
+            if answer.indexed and encoded is None:  # a version-1 state's article
+                encoded = state.get(SIGNATURE_PREFIX + article_id)
             ids = decode_ids(encoded) if encoded else EMPTY_IDS
             built.add(article_id, answer, (ids, built.minhash(ids)) if ids.size else None)
         meta = state.get(META_KEY)
@@ -437,10 +456,11 @@ class Deduplicator:
         # numbered past meta.seq: count on from the highest arrival number held, or the next
         # article would take an existing number and push that article out of the index.
         meta["seq"] = seq = max(int(meta["seq"]), self._cache.synced_seq) + 1
-        answer = _Answer(seq, event_time, digest, result, indexed is not None)
+        shingles = None
         if indexed is not None:
-            encoded = article.fingerprint.shingles if article.fingerprint else None
-            state[SIGNATURE_PREFIX + article.id] = encoded or encode_ids(indexed[0])
+            fingerprint = article.fingerprint
+            shingles = fingerprint.shingles if fingerprint else encode_ids(indexed[0])
+        answer = _Answer(seq, event_time, digest, result, indexed is not None, shingles)
         state[ANSWER_PREFIX + article.id] = answer.to_json()
         self._cache.add(article.id, answer, indexed)
 
@@ -576,22 +596,27 @@ class Deduplicator:
     def _drop_oldest(self) -> None:
         oldest_id, oldest = self._cache.drop_oldest()
         del self.state[ANSWER_PREFIX + oldest_id]
-        if oldest.indexed:
+        if oldest.indexed == UNDER_S_KEY:
             del self.state[SIGNATURE_PREFIX + oldest_id]
 
     def _meta(self) -> dict[str, Any]:
         # A copy: the caller edits it and assigns it back as one changelog write.
         stored = self.state.get(META_KEY)
-        return dict(stored) if stored else _fresh_meta(self.config.shingle_size)
+        if not stored:
+            return _fresh_meta(self.config.shingle_size)
+        # Written back as the version this stage writes: a version-1 state it has added to holds
+        # version-2 answers, which a version-1 stage must refuse rather than misread.
+        return {**stored, "version": STATE_VERSION}
 
     def _check_compatible(self) -> None:
         stored = self.state.get(META_KEY)
         if stored is None:
             return
-        if stored["version"] != STATE_VERSION or stored["shingle_size"] != self.config.shingle_size:
+        version, size = stored["version"], stored["shingle_size"]
+        if version not in READABLE_VERSIONS or size != self.config.shingle_size:
             raise IncompatibleStateError(
-                f"state has version {stored['version']} and shingle size {stored['shingle_size']};"
-                f" this stage writes version {STATE_VERSION}, size {self.config.shingle_size}"
+                f"state has version {version} and shingle size {size}; this stage reads versions"
+                f" {sorted(READABLE_VERSIONS)} of size {self.config.shingle_size}"
             )
 
 
