@@ -58,13 +58,18 @@ class Stack:
         return wait_for_records(self.bootstrap, self.dlq, predicate, timeout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["1", "0"], ids=["stage-process", "in-loop"])
 def stack(
-    broker: str, tmp_path_factory: pytest.TempPathFactory, seed_paths: list[Path]
+    request: pytest.FixtureRequest,
+    broker: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    seed_paths: list[Path],
 ) -> Iterator[Stack]:
-    """Topics, one running ``akhbar worker`` for this module's tests, and the seeds produced."""
+    """Topics, one running ``akhbar worker`` for this module's tests, and the seeds produced;
+    once with the default stage process and once with the stages in the event loop."""
     tmp = tmp_path_factory.mktemp("pipeline")
     stack = Stack(broker, tmp)
+    stack.env["AKHBAR_STAGE_PROCESSES"] = request.param
     created = run_akhbar(["topics"], stack.env)
     assert created.returncode == 0, created.stderr
     worker = start_akhbar(["worker"], stack.env, tmp / "worker.log")
