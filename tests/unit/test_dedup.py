@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -197,8 +198,9 @@ def test_state_values_are_json_and_reassigned(seeds: dict[str, str]) -> None:
     state: dict[str, Any] = {}
     run(Deduplicator(state), article("A", seeds["000"]), article("B", wire_copy(seeds["000"])))
     assert json.loads(json.dumps(state)) == state
-    assert set(state) == {"meta", "a:A", "a:B"}  # each signature inside its answer
-    assert state["meta"]["version"] == 2
+    assert set(state) == {"meta", "b:1", "b:2"}  # outside a session, a record per article
+    assert state["meta"]["version"] == 3
+    assert [row[0] for row in state["b:2"]] == ["B"] and len(state["b:2"][0]) == 10
 
 
 def test_empty_match_text_is_a_typed_error() -> None:
@@ -297,7 +299,7 @@ def test_a_replay_reads_its_stored_answer(seeds: dict[str, str]) -> None:
     state.reads.clear()
     [again] = run(dedup, article("A", seeds["001"]))
     assert again == first
-    assert state.reads == {"meta": 1, "a": 1}
+    assert state.reads == {"meta": 1, "b": 1}
 
 
 def test_cache_is_bounded_by_the_window(seeds: dict[str, str]) -> None:
@@ -405,6 +407,17 @@ class WriteCountingState(ReadCountingState):
         super().__setitem__(key, value)
 
 
+def answers(state: dict[str, Any]) -> dict[str, Any]:
+    """Article id -> arrival number of every remembered answer: a: keys, and the rows of b:
+    records at or above meta's floor (the rows under it were evicted)."""
+    found = {k[2:]: v[0] for k, v in state.items() if k.startswith("a:")}
+    floor = state["meta"].get("floor", 0)
+    for key, value in state.items():
+        if key.startswith("b:"):
+            found.update((row[0], row[1]) for row in value if row[1] >= floor)
+    return found
+
+
 def session_stream(seeds: dict[str, str]) -> list[Article]:
     return [
         article("A", seeds["000"]),
@@ -428,27 +441,31 @@ def test_a_session_reads_and_writes_meta_once_and_decides_the_same(
     with dedup.session():
         results = run(dedup, *session_stream(seeds))
     assert results == expected
-    assert state == plain  # the same answers, signatures and meta (seq, now, evictions)
-    assert state.reads == {"meta": 1, "a": 1}  # meta once, and the replay's answer
-    assert state.writes == {"a": 6, "meta": 1}  # one write per new article, meta once
+    assert state.reads == {"meta": 1}  # the replay's answer was still pending
+    assert state.writes == {"b": 1, "meta": 1}  # one record for the session's answers, meta once
+    assert answers(state) == answers(plain)  # the same answers and signatures
+    assert state["meta"] == plain["meta"]  # seq, now, evictions, floor
 
 
-def test_a_session_that_fails_leaves_meta_behind_and_numbering_goes_on(
+def test_a_session_that_fails_writes_nothing_and_its_articles_are_decided_again(
     seeds: dict[str, str],
 ) -> None:
-    """Meta is not written when the session ends in an error; the answers written before the
-    error are numbered past it, and the next article counts on from them."""
+    """Nothing of a session that ends in an error is written; the stage forgets its articles,
+    and when the worker delivers them again they get the same decisions and numbers."""
     state: dict[str, Any] = {}
     dedup = Deduplicator(state)
     run(dedup, article("A", seeds["000"]))
+    bundle = [article("B", wire_copy(seeds["000"], seed=3)), article("C", seeds["001"])]
     with pytest.raises(RuntimeError), dedup.session():
-        run(dedup, article("B", seeds["004"]), article("C", seeds["001"]))
+        first_try = run(dedup, *bundle)
         raise RuntimeError("the worker stops mid-bundle")
-    assert state["meta"]["seq"] == 1
+    assert set(state) == {"meta", "b:1"} and state["meta"]["seq"] == 1
+    with dedup.session():
+        assert run(dedup, *bundle) == first_try
     (copy_of_c,) = run(dedup, article("D", wire_copy(seeds["001"], seed=5)))
     assert (copy_of_c.status, copy_of_c.duplicate_of) == ("duplicate", "C")
     assert state["meta"]["seq"] == 4
-    assert sorted(v[0] for k, v in state.items() if k.startswith("a:")) == [1, 2, 3, 4]
+    assert answers(state) == {"A": 1, "B": 2, "C": 3, "D": 4}
 
 
 def test_fingerprinted_articles_decide_and_store_the_same(seeds: dict[str, str]) -> None:
@@ -479,14 +496,15 @@ def test_a_body_without_a_word_gets_no_fingerprint_and_is_refused() -> None:
 
 
 def as_version_1(state: dict[str, Any]) -> dict[str, Any]:
-    """The same state as a version-1 stage wrote it: signatures under ``s:`` keys."""
+    """The same state as a version-1 stage wrote it: an ``a:`` key per answer, signatures under
+    ``s:`` keys."""
     old: dict[str, Any] = {"meta": {**state["meta"], "version": 1}}
+    del old["meta"]["floor"]
     for key, value in state.items():
-        if key.startswith("a:"):
-            *answer, shingles = value
-            old[key] = answer
+        for article_id, *answer, shingles in value if key.startswith("b:") else ():
+            old["a:" + article_id] = answer
             if shingles is not None:
-                old["s:" + key[2:]] = shingles
+                old["s:" + article_id] = shingles
     return old
 
 
@@ -507,14 +525,73 @@ def test_a_version_1_state_is_read_and_evicted_cleanly(seeds: dict[str, str]) ->
     old = as_version_1(current)
     assert {"s:A", "s:B", "s:C"} <= set(old)
     assert run(Deduplicator(old, config=config), *later) == expected
-    assert old["meta"]["version"] == 2
-    assert [k for k in old if k.startswith(("a:", "s:"))] == ["a:C", "s:C", "a:D", "a:E", "a:F"]
-    assert len(old["a:D"]) == 9 and old["a:D"][-1] is not None
+    assert old["meta"]["version"] == 3
+    assert [k for k in old if k != "meta"] == ["a:C", "s:C", "b:4", "b:5", "b:6"]
+    assert old["b:4"][0][0] == "D" and old["b:4"][0][-1] is not None  # its signature
 
 
 def test_a_state_of_an_unknown_version_is_refused(seeds: dict[str, str]) -> None:
     state: dict[str, Any] = {}
     run(Deduplicator(state), article("A", seeds["000"]))
-    state["meta"] = {**state["meta"], "version": 3}
+    state["meta"] = {**state["meta"], "version": 4}
     with pytest.raises(IncompatibleStateError):
         Deduplicator(state)
+
+
+def test_a_window_smaller_than_a_session_keeps_state_and_cache_in_step(
+    seeds: dict[str, str],
+) -> None:
+    """Articles evicted while still pending are never written; records lose their answers to
+    eviction one by one and go when empty; a restart over the state decides as the live stage."""
+    config = DedupConfig(max_entries=2)
+    bodies = [seeds[n] for n in ("000", "001", "002", "003", "004")]
+    state = WriteCountingState()
+    dedup = Deduplicator(state, config=config)
+    with dedup.session():
+        run(dedup, *(article(f"s{n}", body) for n, body in enumerate(bodies[:4])))
+    assert answers(state) == {"s2": 3, "s3": 4}  # s0 and s1 were evicted before the write
+    assert state["meta"]["floor"] == 3
+    run(dedup, article("s4", bodies[4]))  # evicts s2: its record keeps s3
+    assert answers(state) == {"s3": 4, "s4": 5} and "b:1" in state
+    run(dedup, article("s5", wire_copy(bodies[4], seed=6)))  # evicts s3: the record goes
+    assert "b:1" not in state and answers(state) == {"s4": 5, "s5": 6}
+    restarted = Deduplicator(json.loads(json.dumps(dict(state))), config=config)
+    probe = [article("p1", wire_copy(bodies[4], seed=8)), article("p2", wire_copy(bodies[3]))]
+    assert run(restarted, *probe) == run(dedup, *probe)
+
+
+def test_answers_below_the_floor_are_not_rebuilt_and_a_dead_record_is_deleted(
+    seeds: dict[str, str],
+) -> None:
+    """A crash can leave a record whose answers were all evicted (its delete was lost): the
+    floor in meta keeps them out of the index, and the next write deletes the record."""
+    config = DedupConfig(max_entries=1)
+    state: dict[str, Any] = {}
+    dedup = Deduplicator(state, config=config)
+    run(dedup, article("A", seeds["000"]))
+    kept = dict(state)
+    run(dedup, article("B", seeds["001"]))
+    state["b:1"] = kept["b:1"]  # A's record, deleted at its eviction, is back
+    restarted = Deduplicator(state, config=config)
+    (copy_of_a,) = run(restarted, article("C", wire_copy(seeds["000"], seed=2)))
+    assert copy_of_a.status == "unique", "A was evicted: nothing to be a copy of"
+    assert "b:1" not in state
+
+
+def test_a_long_session_writes_a_record_each_time_it_reaches_the_size_bound(
+    seeds: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record stays a bounded changelog message: a session writes one whenever its pending
+    rows reach ``RECORD_BYTES``, and the rest (and meta) when it ends."""
+    import akhbar.pipeline.stages.dedup as dedup_module
+
+    stream = session_stream(seeds)
+    plain: dict[str, Any] = {}
+    expected = run(Deduplicator(plain), *stream)
+    monkeypatch.setattr(dedup_module, "RECORD_BYTES", 5000)  # about two indexed rows
+    state = WriteCountingState()
+    dedup = Deduplicator(state)
+    with dedup.session():
+        assert run(dedup, *stream) == expected
+    assert 1 < state.writes["b"] < 6 and state.writes["meta"] == 1
+    assert answers(state) == answers(plain)

@@ -4,21 +4,25 @@ Design (paste into the README)
 ------------------------------
 The stage keeps one logical index of the articles it remembers. Everything it needs to decide lives
 in the ``state`` mapping it is handed (a dict in tests, a Faust Table with the rocksdb store and a
-changelog in production), under three kinds of keys, all JSON-able:
+changelog in production), under these keys, all JSON-able:
 
 ``meta``
-    ``{"version", "shingle_size", "seq", "evictions", "now"}``: the arrival counter, the eviction
-    counter and the event-time watermark (the largest ``ingested_at`` seen).
-``a:<article id>``
-    The answer given to that id (``[seq, ingested_at, body_hash, status, duplicate_of, similarity,
-    method, indexed, shingles]``). A replayed id gets this answer back, so redeliveries never change
-    a decision and an article is never a duplicate of itself. ``shingles`` is the signature store
-    of an indexed article (null otherwise): the sorted set of 32-bit word-shingle ids of the
-    normalised body, as base64, the durable copy the cache's ids and LSH index are rebuilt from.
-``s:<article id>``
-    Where state version 1 kept the signature, apart from the answer (two changelog writes per
-    article instead of one). A version-1 state is still read, and its ``s:`` keys are deleted
-    as their articles are evicted; new articles are written the version-2 way.
+    ``{"version", "shingle_size", "seq", "evictions", "now", "floor"}``: the arrival counter, the
+    eviction counter, the event-time watermark (the largest ``ingested_at`` seen) and the floor
+    (every arrival number under it has left the window).
+``b:<arrival number>``
+    A record of answers, those decided in one session (a staged bundle) or a single one: rows of
+    ``[article_id, seq, ingested_at, body_hash, status, duplicate_of, similarity, method, indexed,
+    shingles]``, keyed by the first row's arrival number. A replayed id gets its answer back, so
+    redeliveries never change a decision and an article is never a duplicate of itself.
+    ``shingles`` is the signature store of an indexed article (null otherwise): the sorted set of
+    32-bit word-shingle ids of the normalised body, as base64, the durable copy the cache's ids
+    and LSH index are rebuilt from. Rows under the floor were evicted; a record goes when its
+    last row does.
+``a:<article id>``, ``s:<article id>``
+    How state versions 1 and 2 stored an answer (and version 1 its signature, apart): one or two
+    changelog writes per article. Such a state is still read, and these keys are deleted as their
+    articles are evicted; new answers are written to records.
 
 The MinHash/LSH index (rensa), the decoded shingle ids and MinHash of every indexed article, each
 article's arrival number, event time, body hash and root id, the exact-body map and the eviction
@@ -26,7 +30,7 @@ queue are an in-memory cache rebuilt from those keys whenever the stage starts o
 ``meta.seq`` moved without it, so a restarted worker handed the same state decides exactly as
 before. Deciding reads just two things from the state: ``meta`` (to notice a moved ``seq``; once
 per article, or once per session: the dedup agent opens one per staged bundle) and a replayed
-id's ``a:`` answer. In production a state read is a Faust table lookup, a
+id's record. In production a state read is a Faust table lookup, a
 rocksdb get and JSON and base64 decoding; when each candidate's ids were read back that way, they
 cost more than the exact Jaccard they fed (offline, over a rocksdb + JSON mapping, ~2x; py-spy on a
 worker put ~45 % of the stage in those reads). MinHash parameters (``num_perm``, ``bands``,
@@ -47,12 +51,12 @@ bookkeeping beyond that (entry, arrival queue, body-hash map, the index's tuples
 Every eviction frees its article's share, so memory is bounded by the window (~2.7 GB at the
 200,000-article default).
 
-Writes per article (each is one changelog message): a new article writes 1 key (``a:``, with its
-signature unless it is an exact copy), a replay none; each eviction adds a tombstone (two for an
-article of a version-1 state); and ``meta`` is written once per article, or once per session
-(``session``). In a worker these table writes were the dedup agent's largest cost (rocksdb,
-JSON and a changelog message each: ~27 % of its event loop in a py-spy profile with version 1's
-two writes per article). The
+Writes (each is one changelog message): one record per session, or per article outside one,
+holding the answers of its new articles (a replay writes nothing); a tombstone when a record's
+last row is evicted (a version-1 or -2 article: one or two per eviction); and ``meta``, once per
+session or per article. In a worker these table writes were the dedup agent's largest cost
+(rocksdb, JSON and a changelog message each: ~27 % of its event loop in a py-spy profile with
+version 1's two writes per article, ~19 % with version 2's one). The
 retention window is ``max_entries`` articles and ``max_age_seconds`` of event time; evicted
 articles leave the LSH buckets too.
 
@@ -95,8 +99,15 @@ import rensa
 from akhbar.pipeline.stages.article import Article, DedupResult
 from akhbar.pipeline.stages.errors import StageError
 
-STATE_VERSION: Final = 2
-READABLE_VERSIONS: Final = frozenset({1, 2})
+STATE_VERSION: Final = 3
+READABLE_VERSIONS: Final = frozenset({1, 2, 3})
+RECORD_PREFIX: Final = "b:"
+# A record is written once its rows reach about this many bytes, even inside a session, so that
+# a changelog message stays well under Kafka's 1 MB default (one row: ~2.5 KB for a seed-sized
+# article, most of it the signature).
+RECORD_BYTES: Final = 256 * 1024
+ROW_OVERHEAD_BYTES: Final = 200
+NO_RECORD: Final = -1  # an answer stored under its own a: key (state versions 1 and 2)
 META_KEY: Final = "meta"
 ANSWER_PREFIX: Final = "a:"
 SIGNATURE_PREFIX: Final = "s:"
@@ -255,6 +266,7 @@ def _fresh_meta(shingle_size: int) -> dict[str, Any]:
         "seq": 0,
         "evictions": 0,
         "now": 0.0,
+        "floor": 0,
     }
 
 
@@ -269,6 +281,7 @@ class _Entry(NamedTuple):
     body_hash: str
     root: str  # the first-seen id of its story (the article itself if it is unique)
     indexed: int  # NOT_INDEXED, or where its signature is stored: IN_ANSWER, or UNDER_S_KEY
+    record: int  # the b: record holding its answer, or NO_RECORD
 
 
 NOT_INDEXED: Final = 0
@@ -303,6 +316,11 @@ class _Cache:
         self.ids_by_body: dict[str, str | deque[str]] = {}
         self.synced_seq = 0  # the highest arrival number of any answer held
         self.meta_seq = 0  # meta.seq as this cache last saw (or wrote) it
+        # b: record -> how many of its answers are still remembered; records whose answers were
+        # all evicted but which a crash kept in the state (deleted at the next write).
+        self.record_live: dict[int, int] = {}
+        self.dead_records: list[int] = []
+        self.floor = 0  # every arrival number below it has been evicted
 
     def minhash(self, ids: ShingleIds) -> rensa.RMinHash:
         signature = rensa.RMinHash(self.config.num_perm, self.config.seed)
@@ -315,8 +333,10 @@ class _Cache:
         article_id: str,
         answer: _Answer,
         indexed: tuple[ShingleIds, rensa.RMinHash] | None,
+        record: int = NO_RECORD,
     ) -> None:
-        """Remember an answered article; ``indexed`` is its ids and MinHash if it is indexed."""
+        """Remember an answered article; ``indexed`` is its ids and MinHash if it is indexed,
+        ``record`` the b: record its answer is (to be) stored in."""
         seq = answer.seq
         if indexed is not None:
             ids, signature = indexed
@@ -324,7 +344,7 @@ class _Cache:
             self.lsh.insert(seq, signature)
         root = _root(article_id, answer)
         stored = NOT_INDEXED if indexed is None else IN_ANSWER if answer.shingles else UNDER_S_KEY
-        entry = _Entry(seq, answer.ingested_at, answer.body_hash, root, stored)
+        entry = _Entry(seq, answer.ingested_at, answer.body_hash, root, stored, record)
         self.entries[article_id] = entry
         self.queue.append(article_id)
         same_body = self.ids_by_body.get(answer.body_hash)
@@ -358,6 +378,7 @@ class _Cache:
         if entry.indexed:
             self.lsh.remove(entry.seq)
             del self.indexed[entry.seq]
+        self.floor = max(self.floor, entry.seq + 1)
         return article_id, entry
 
     def nbytes(self) -> int:
@@ -369,19 +390,32 @@ class _Cache:
     @classmethod
     def rebuild(cls, state: MutableMapping[str, Any], config: DedupConfig) -> _Cache:
         built = cls(config)
-        answers = [
-            (key[len(ANSWER_PREFIX) :], _Answer.from_json(value))
-            for key, value in state.items()
-            if key.startswith(ANSWER_PREFIX)
-        ]
+        meta = state.get(META_KEY)
+        built.floor = floor = int(meta.get("floor", 0)) if meta else 0
+        answers: list[tuple[str, _Answer, int]] = []
+        for key, value in state.items():
+            if key.startswith(ANSWER_PREFIX):  # state versions 1 and 2: an answer per key
+                answers.append((key[len(ANSWER_PREFIX) :], _Answer.from_json(value), NO_RECORD))
+            elif key.startswith(RECORD_PREFIX):
+                record = int(key[len(RECORD_PREFIX) :])
+                live = [
+                    (article_id, answer, record)
+                    for article_id, *raw in value
+                    if (answer := _Answer.from_json(raw)).seq >= floor
+                ]
+                answers.extend(live)
+                if live:
+                    built.record_live[record] = len(live)
+                else:
+                    built.dead_records.append(record)
         answers.sort(key=lambda item: item[1].seq)
-        for article_id, answer in answers:
+        for article_id, answer, record in answers:
             encoded = answer.shingles
             if answer.indexed and encoded is None:  # a version-1 state's article
                 encoded = state.get(SIGNATURE_PREFIX + article_id)
             ids = decode_ids(encoded) if encoded else EMPTY_IDS
-            built.add(article_id, answer, (ids, built.minhash(ids)) if ids.size else None)
-        meta = state.get(META_KEY)
+            indexed = (ids, built.minhash(ids)) if ids.size else None
+            built.add(article_id, answer, indexed, record)
         built.meta_seq = int(meta["seq"]) if meta else 0
         return built
 
@@ -408,20 +442,26 @@ class Deduplicator:
         # an article changed it since.
         self._held: dict[str, Any] | None = None
         self._held_changed = False
+        # Answers decided but not yet written, and the b: record they will be written as.
+        self._pending: list[tuple[str, _Answer]] = []
+        self._pending_record: int | None = None
+        self._pending_bytes = 0
         # Probe counters since start-up (not state): LSH candidates, and those verified exactly.
         self.candidates_seen = 0
         self.candidates_verified = 0
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Articles decided inside share one read and one write of ``meta`` instead of one each.
+        """Articles decided inside share one read of ``meta`` and one write of their answers (a
+        b: record) and of ``meta``, instead of one each per article.
 
         The dedup agent opens one per staged bundle: in a worker a table read or write (rocksdb,
-        JSON, a changelog message) costs more than most of deciding. If the session ends in an
-        exception, ``meta`` is not written: the answers already written are numbered past
-        ``meta.seq``, which the next article notices (the cache is rebuilt from the state) and
-        counts on from (see ``__call__``); ``now`` and ``evictions`` then lag by at most the
-        session's articles (the eviction cutoff a little later, the counter a little low).
+        JSON, a changelog message) costs more than most of deciding (a session longer than
+        ``RECORD_BYTES`` of answers writes a record each time it has that many). If the session
+        ends in an exception, what it had not yet written never is, and the next article
+        rebuilds the cache from the state: the worker re-delivers the session's articles (their
+        offsets were not committed), and each gets its written answer back or is decided again,
+        the same way (answers numbered past ``meta.seq`` are counted on from, see ``__call__``).
         """
         if self._held is not None:  # nested: the outer session reads and writes
             yield
@@ -431,7 +471,12 @@ class Deduplicator:
         try:
             yield
             if self._held_changed:
+                self._write_pending()
                 self.state[META_KEY] = self._held
+        except BaseException:
+            self._pending, self._pending_record, self._pending_bytes = [], None, 0
+            self._cache.meta_seq = -1  # holds answers the state does not: rebuild on next use
+            raise
         finally:
             self._held = None
 
@@ -441,8 +486,9 @@ class Deduplicator:
         if self._cache.meta_seq != meta["seq"]:
             # Someone else's state (restored table, rebalance): what we hold no longer describes it.
             self._cache = _Cache.rebuild(state, self.config)
-        if article.id in self._cache.entries:  # the cache holds exactly the state's answers
-            article.dedup = _Answer.from_json(state[ANSWER_PREFIX + article.id]).result
+        entry = self._cache.entries.get(article.id)
+        if entry is not None:  # the cache holds exactly the state's (and the session's) answers
+            article.dedup = self._answer_of(article.id, entry).result
             return article
         digest = self._body_hash(article)
 
@@ -461,12 +507,19 @@ class Deduplicator:
             fingerprint = article.fingerprint
             shingles = fingerprint.shingles if fingerprint else encode_ids(indexed[0])
         answer = _Answer(seq, event_time, digest, result, indexed is not None, shingles)
-        state[ANSWER_PREFIX + article.id] = answer.to_json()
-        self._cache.add(article.id, answer, indexed)
+        if self._pending_record is None:
+            self._pending_record = seq
+        self._pending.append((article.id, answer))
+        self._pending_bytes += ROW_OVERHEAD_BYTES + len(shingles or "")
+        self._cache.add(article.id, answer, indexed, self._pending_record)
 
         meta["evictions"] += evictions + self._evict_overflow()
+        meta["floor"] = self._cache.floor
         if self._held is None:
+            self._write_pending()
             state[META_KEY] = meta  # re-assigned, never mutated in place: Faust tables need a set
+        elif self._pending_bytes >= RECORD_BYTES:
+            self._write_pending()  # a long session: a record now, meta when it ends
         else:
             self._held_changed = True  # written once, when the session ends
         self._cache.meta_seq = seq
@@ -595,9 +648,45 @@ class Deduplicator:
 
     def _drop_oldest(self) -> None:
         oldest_id, oldest = self._cache.drop_oldest()
-        del self.state[ANSWER_PREFIX + oldest_id]
-        if oldest.indexed == UNDER_S_KEY:
-            del self.state[SIGNATURE_PREFIX + oldest_id]
+        record = oldest.record
+        if record == NO_RECORD:
+            del self.state[ANSWER_PREFIX + oldest_id]
+            if oldest.indexed == UNDER_S_KEY:
+                del self.state[SIGNATURE_PREFIX + oldest_id]
+        elif record == self._pending_record:  # not written yet: it never will be
+            self._pending = [item for item in self._pending if item[0] != oldest_id]
+        else:
+            live = self._cache.record_live.pop(record) - 1
+            if live:
+                self._cache.record_live[record] = live
+            else:
+                del self.state[RECORD_PREFIX + str(record)]
+
+    def _write_pending(self) -> None:
+        """Write the answers decided since the last write as one b: record (a changelog message),
+        and delete records a crash left behind with no answer still remembered."""
+        if self._pending_record is not None:
+            if self._pending:
+                self.state[RECORD_PREFIX + str(self._pending_record)] = [
+                    [article_id, *answer.to_json()] for article_id, answer in self._pending
+                ]
+                self._cache.record_live[self._pending_record] = len(self._pending)
+            self._pending, self._pending_record, self._pending_bytes = [], None, 0
+        while self._cache.dead_records:
+            dead = RECORD_PREFIX + str(self._cache.dead_records.pop())
+            if dead in self.state:
+                del self.state[dead]
+
+    def _answer_of(self, article_id: str, entry: _Entry) -> _Answer:
+        """The stored (or still pending) answer of a remembered article."""
+        if entry.record == NO_RECORD:
+            return _Answer.from_json(self.state[ANSWER_PREFIX + article_id])
+        if entry.record == self._pending_record:
+            return next(answer for pending_id, answer in self._pending if pending_id == article_id)
+        for stored_id, *raw in self.state[RECORD_PREFIX + str(entry.record)]:
+            if stored_id == article_id:
+                return _Answer.from_json(raw)
+        raise KeyError(article_id)
 
     def _meta(self) -> dict[str, Any]:
         # A copy: the caller edits it and assigns it back as one changelog write.
