@@ -208,7 +208,8 @@ async def handle_staged(pipeline: Pipeline, payload: bytes, origin: str) -> None
 async def handle_bundle(pipeline: Pipeline, message: Any) -> None:
     """Run dedup on every staged record of one message (a bundle, or a single record), each
     guarded on its own: a record that fails is a dead letter of that record alone. The records
-    share one chain session (dedup reads and writes its ``meta`` once per bundle)."""
+    share one chain session: dedup reads its ``meta`` once, and writes its answers (one table
+    record) and ``meta`` once, per bundle."""
     records = split_bundle(message.value)
     with pipeline.chain.session(pipeline.chain.stateful_names):
         if len(records) == 1:
