@@ -66,8 +66,8 @@ class Chain:
 
     @contextmanager
     def session(self, names: tuple[str, ...]) -> Iterator[None]:
-        """Enter the ``session()`` of every stage in ``names`` that has one (dedup: one ``meta``
-        read and write for all the articles run inside, a staged bundle)."""
+        """Enter the ``session()`` of every stage in ``names`` that has one (dedup: one read of
+        ``meta``, one write of the answers and of ``meta``, for the articles of a staged bundle)."""
         with ExitStack() as stack:
             for name, stage in self.stages:
                 session = getattr(stage, "session", None)
