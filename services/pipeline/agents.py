@@ -171,9 +171,7 @@ async def send_bundle(pipeline: Pipeline, records: list[tuple[bytes, bytes, Any]
         await pipeline.staged.send(key=None, value=encode_bundle([r for r, _, _ in records]))
         return
     except ProducerSendError as exc:
-        if not isinstance(exc.__cause__, MessageSizeTooLargeError):
-            pipeline.deliveries.failed_send("the decode stage's output", exc)
-            raise
+        fail_unless_too_large(pipeline, "decode", exc)
     except Exception:
         log.exception("a bundle of %d staged records was not sent; trying halves", len(records))
     half = len(records) // 2
@@ -259,9 +257,7 @@ async def guarded(
     try:
         await handling
     except ProducerSendError as exc:
-        if not isinstance(exc.__cause__, MessageSizeTooLargeError):
-            pipeline.deliveries.failed_send(f"the {stage} stage's output", exc)
-            raise
+        fail_unless_too_large(pipeline, stage, exc)
         original, article_id, source = origin_of(message, part)
         await send_dead_letter(
             pipeline,
@@ -284,6 +280,15 @@ async def guarded(
             article_id=article_id,
             source=source,
         )
+
+
+def fail_unless_too_large(pipeline: Pipeline, stage: str, exc: ProducerSendError) -> None:
+    """Return if the producer refused a send as too large (the caller handles that); otherwise
+    the producer gave up on it: record a failed delivery, so nothing is committed past it, and
+    raise ``exc`` again."""
+    if not isinstance(exc.__cause__, MessageSizeTooLargeError):
+        pipeline.deliveries.failed_send(f"the {stage} stage's output", exc)
+        raise exc
 
 
 def key_of(message: Any) -> str | None:

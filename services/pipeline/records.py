@@ -21,7 +21,7 @@ so a worker upgraded while records were waiting on the staged topic loses none o
 
 Bundles: the head sends the staged records of a batch several to a Kafka message,
 
-    b"3" + JSON list of the records' lengths + b"\n" + the records, one after the other
+    b"3" + JSON list of the records' lengths + b"\\n" + the records, one after the other
 
 so the staged hop costs one produce, one broker append and one Faust event per bundle instead of
 per article (``split_bundle``). A message that is not a bundle is one record, as before.
@@ -58,8 +58,9 @@ class StagedRecord:
     """A decoded staged record.
 
     ``article`` holds what the stateful stages and the metrics read (for a version-2 record:
-    id, ``match_text``, ``ingested_at``, timings, boilerplate count, and entities without their
-    mentions); ``fields`` is the encoded enriched event so far, without its closing brace.
+    id, fingerprint or ``match_text``, ``ingested_at``, timings, boilerplate count, and entities
+    without their mentions); ``fields`` is the encoded enriched event so far, without its
+    closing brace.
     """
 
     article: Article
