@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # How long the worker's producer retries a send the broker does not acknowledge before the
     # send fails; a failed send stops the worker with nothing committed past it. Faust's default.
     producer_timeout_seconds: float = Field(default=1200.0, gt=0)
+    # Longest a worker may take to stop once it got SIGTERM or SIGINT. Past it, it writes every
+    # thread's stack to stderr and exits with code 1: a stuck shutdown is reported, not left to
+    # an orchestrator's SIGKILL (docker-compose.yml gives it 30 s). Nothing is lost either way:
+    # what was not committed is processed again.
+    shutdown_timeout_seconds: float = Field(default=25.0, gt=0)
 
     # Producer
     max_article_bytes: int = Field(default=262_144, ge=1)

@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import signal
 import sys
+import time
 import traceback
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -241,5 +242,18 @@ class ProcessHead:
                 detail = "the stage process died while handling this article (twice)"
                 yield [Failed("normalize", detail, "", None) for _ in chunk]
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the stage processes: each finishes the chunk in hand, then exits. One that has
+        not exited after ``timeout`` s (stuck in native code, say) is killed, so closing never
+        hangs the worker's exit; the pool's own exit-time join then has nothing to wait for."""
+        pool = self._pool
+        processes = list((pool._processes or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                log.error("stage process %s did not stop in %.0fs; killed", process.pid, timeout)
+                process.kill()
+                process.join(1.0)

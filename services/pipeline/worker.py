@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import signal
+import sys
+from typing import Any
 
 import faust
 from prometheus_client import disable_created_metrics
@@ -62,10 +65,71 @@ async def broker_ready(settings: Settings) -> bool:
 
 
 class _Worker(faust.Worker):
+    """Faust's worker, with two guards on stopping.
+
+    - A stop asked for before the consumer got its first partitions waits for them. Faust
+      (mode 0.15) can hang stopping while its consumer thread is still starting: the thread
+      never reports that it stopped, and the worker waits on it (seen here with a SIGTERM
+      ~0.5 s after Faust began starting). Once the consumer has its partitions, Faust stops
+      cleanly, table recovery included.
+    - From the first stop request on, the stop has ``shutdown_timeout`` seconds
+      (``arm_shutdown_watchdog``).
+    """
+
+    def __init__(self, app: faust.App, *, shutdown_timeout: float, loglevel: str) -> None:
+        super().__init__(app, loglevel=loglevel, quiet=True)
+        self.shutdown_timeout_seconds = shutdown_timeout
+        self._assigned = False
+        self._deferred_stop: signal.Signals | None = None
+        self._stop_requested = False
+        app.on_partitions_assigned.connect(self._on_partitions_assigned)
+
     def install_signal_handlers(self) -> None:
         super().install_signal_handlers()
         if sigterm_requested():  # it came before these handlers: stop as they would have
             self._schedule_shutdown(signal.SIGTERM)
+
+    def _schedule_shutdown(self, signum: signal.Signals) -> None:
+        if not self._stop_requested:
+            self._stop_requested = True
+            arm_shutdown_watchdog(self.shutdown_timeout_seconds)
+        if not self._assigned:
+            if self._deferred_stop is None:
+                log.warning(
+                    "%s during start-up: stopping once the consumer has its partitions", signum.name
+                )
+                self._deferred_stop = signum
+            return
+        super()._schedule_shutdown(signum)
+
+    async def _on_partitions_assigned(self, sender: Any, /, *args: Any, **kwargs: Any) -> None:
+        if self._assigned:
+            return
+        self._assigned = True
+        if self._deferred_stop is not None:
+            # After the assignment handler that sent this signal has returned.
+            self.loop.call_soon(super()._schedule_shutdown, self._deferred_stop)
+
+    def on_worker_shutdown(self) -> None:
+        # The other ways a worker stops (a crash, a failed delivery) come here first.
+        if not self._stop_requested:
+            self._stop_requested = True
+            arm_shutdown_watchdog(self.shutdown_timeout_seconds)
+        super().on_worker_shutdown()
+
+
+def arm_shutdown_watchdog(seconds: float) -> None:
+    """If the process still runs ``seconds`` from now, write every thread's stack to stderr and
+    exit with code 1 (``faulthandler``, from a C thread, so a blocked event loop or a stuck
+    join cannot stop it). The stage processes die with the worker (PR_SET_PDEATHSIG)."""
+    # The process's own stderr: Faust replaces sys.stderr with a logging proxy that has no file
+    # descriptor for faulthandler to write to.
+    stream = sys.__stderr__
+    if stream is None:
+        log.warning("no stderr: a stop that hangs is not cut short")
+        return
+    log.info("stopping; a stop that takes over %.0fs is reported and cut short", seconds)
+    faulthandler.dump_traceback_later(seconds, exit=True, file=stream)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
@@ -91,9 +155,16 @@ def run_worker(settings: Settings, *, loglevel: str = "warning") -> int:
     log.warning(
         "worker starting: broker %s, consuming %s", settings.bootstrap_servers, settings.topic_raw
     )
-    worker = _Worker(pipeline.app, loglevel=loglevel, quiet=True)
+    worker = _Worker(
+        pipeline.app, shutdown_timeout=settings.shutdown_timeout_seconds, loglevel=loglevel
+    )
     # faust.Worker builds a terminal spinner and, for it, sets the root logger to DEBUG, so every
     # aiokafka/faust debug call builds a log record (~4% of worker CPU in a profile). No spinner.
     worker.spinner = None
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()  # raises SystemExit once Faust has stopped
+    finally:
+        # Faust knows nothing of the stage processes: stop them here, bounded, rather than
+        # leave them to the interpreter's exit, which joins them without a timeout.
+        pipeline.head.close()
     return 0

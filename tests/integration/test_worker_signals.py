@@ -75,13 +75,9 @@ def running(pid: int) -> bool:
     return state is not None and not state.startswith("Z")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_stage_processes_end_with_their_worker(
-    broker: str, tmp_path: Path, signum: signal.Signals
-) -> None:
-    """A worker running the stateless stages in a stage process: however the worker ends (a clean
-    SIGTERM, or a SIGKILL that runs no shutdown code) its stage processes end with it."""
-    stack = WorkerStack(broker, tmp_path)
+def signal_a_serving_worker(stack: WorkerStack, signum: int) -> tuple[int, list[int], str]:
+    """Start a worker with a stage process and send it ``signum`` once it serves: its exit code,
+    the processes it had started (all ended by the return) and its log."""
     stack.env["AKHBAR_STAGE_PROCESSES"] = "1"
     worker = WorkerProcess(stack)
     worker.start()
@@ -89,11 +85,34 @@ def test_stage_processes_end_with_their_worker(
     try:
         wait_until(lambda: port_open(stack.web_port), 60, "the web server", worker.check_alive)
         children = descendants(worker.process.pid)
-        assert children, "the worker started no stage process"
         worker.process.send_signal(signum)
         code = worker.process.wait(60)
-        assert code == (0 if signum == signal.SIGTERM else -signal.SIGKILL)
         wait_until(lambda: not any(running(pid) for pid in children), 30, "stage processes to end")
+        return code, children, worker.log_tail(20_000)
     finally:
         if worker.process.poll() is None:
             worker.process.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_stage_processes_end_with_their_worker(
+    broker: str, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A worker running the stateless stages in a stage process: however the worker ends (a clean
+    SIGTERM, or a SIGKILL that runs no shutdown code) its stage processes end with it."""
+    code, children, log = signal_a_serving_worker(WorkerStack(broker, tmp_path), signum)
+    assert children, "the worker started no stage process"
+    assert code == (0 if signum == signal.SIGTERM else -signal.SIGKILL), log[-3000:]
+
+
+def test_a_stop_over_the_shutdown_timeout_is_cut_short_with_stacks(
+    broker: str, tmp_path: Path
+) -> None:
+    """A worker that takes longer to stop than AKHBAR_SHUTDOWN_TIMEOUT_SECONDS writes every
+    thread's stack and exits 1, instead of hanging until an orchestrator's SIGKILL. A timeout
+    far below any real stop makes every stop overrun it."""
+    stack = WorkerStack(broker, tmp_path)
+    stack.env["AKHBAR_SHUTDOWN_TIMEOUT_SECONDS"] = "0.001"
+    code, _, log = signal_a_serving_worker(stack, signal.SIGTERM)
+    assert code == 1, log[-3000:]
+    assert "most recent call first" in log, log[-3000:]

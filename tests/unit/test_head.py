@@ -179,3 +179,24 @@ def test_a_stage_process_that_cannot_load_fails_wait_ready(tmp_path: Path) -> No
             head.wait_ready(60)
     finally:
         head.close()
+
+
+def test_close_stops_idle_stage_processes_and_kills_a_stuck_one() -> None:
+    """``close`` lets an idle stage process exit by itself, and kills one that does not stop in
+    time (the worker calls it after Faust stops: its exit must not wait on a stuck process)."""
+    idle = ProcessHead(ChainConfig(), LIMIT, 1)
+    idle.wait_ready()
+    processes = list((idle._pool._processes or {}).values())
+    idle.close(timeout=30)
+    assert [p.exitcode for p in processes] == [0]
+
+    stuck = ProcessHead(ChainConfig(), LIMIT, 1)
+    stuck.wait_ready()
+    processes = list((stuck._pool._processes or {}).values())
+    busy = stuck._pool.submit(time.sleep, 600)  # a chunk that never ends
+    deadline = time.monotonic() + 30
+    while not busy.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert busy.running()
+    stuck.close(timeout=0.5)
+    assert [p.exitcode for p in processes] == [-signal.SIGKILL]
