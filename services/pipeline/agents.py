@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,79 @@ class StagedBundler:
         records, self._records, self._size = self._records, [], 0
         if records:
             await send_bundle(self.pipeline, records)
+
+
+class HeadFeed:
+    """The head agent's batches, from read to ack, with the next batch read meanwhile.
+
+    ``put`` starts the stateless stages on a batch (with a stage process they run at once, on
+    another core) and returns, so Faust reads the next batch while this one is worked on; it
+    waits only while ``depth`` batches are already queued. A task applies the outcomes batch by
+    batch, in order: it sends the staged records (bundled) and dead letters, flushes the bundle,
+    and only then acks the batch's events. Faust commits no offset past an unacked event, so
+    at-least-once holds as before; what a crash or a stop leaves unacked is read again.
+
+    Before, the agent read a batch only after the last one was sent, and the stage process sat
+    idle while the event loop read the next 500 events through Faust.
+    """
+
+    def __init__(self, pipeline: Pipeline, stream: Any, depth: int = 1) -> None:
+        self.pipeline = pipeline
+        self.stream = stream
+        self.bundler = StagedBundler(pipeline, pipeline.settings.staged_bundle_bytes)
+        self._queue: asyncio.Queue[tuple[list[Any], AsyncIterator[list[Outcome]]]]
+        self._queue = asyncio.Queue(depth)
+        self._task: asyncio.Task[None] | None = None
+
+    async def put(self, batch: list[Any]) -> None:
+        """Start the head on ``batch``; raises what stopped the task that applies outcomes."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._apply_all())
+            self._task.add_done_callback(_log_failure)
+        items = [(event.value, event.message.timestamp or 0.0) for event in batch]
+        queued = asyncio.ensure_future(self._queue.put((batch, self.pipeline.head.run(items))))
+        await asyncio.wait({queued, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():
+            queued.cancel()
+            self._task.result()  # raises its error
+            raise RuntimeError("the head's outcome task ended")
+
+    async def close(self, *, drain: bool) -> None:
+        """Stop applying outcomes, after the batches already read if ``drain`` (the stream
+        ended); what is not acked by then is read again by whoever reads next."""
+        if self._task is None:
+            return
+        if drain and not self._task.done():
+            drained = asyncio.ensure_future(self._queue.join())
+            await asyncio.wait({drained, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            drained.cancel()
+        self._task.cancel()
+        # A failure of the task was raised by ``put`` or logged as it happened.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+
+    async def _apply_all(self) -> None:
+        while True:
+            batch, outcomes = await self._queue.get()
+            await self._apply(batch, outcomes)
+            self._queue.task_done()
+
+    async def _apply(self, batch: list[Any], outcomes: AsyncIterator[list[Outcome]]) -> None:
+        events_left = iter(batch)
+        async for chunk in outcomes:
+            for outcome in chunk:
+                message = next(events_left).message
+                handling = apply_head(self.pipeline, outcome, message, self.bundler)
+                await guarded(self.pipeline, "decode", message, handling)
+        await self.bundler.flush()
+        for event in batch:
+            await self.stream.ack(event)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    # At once, not at the next batch: the stream may be idle.
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("the head agent stopped applying outcomes: %r", error)
 
 
 async def send_bundle(pipeline: Pipeline, records: list[tuple[bytes, bytes, Any]]) -> None:
@@ -342,20 +416,19 @@ def attach_agents(pipeline: Pipeline) -> None:
     size = pipeline.settings.batch_size
     within = pipeline.settings.batch_within_seconds
 
-    # The head reads batches (take_events): Faust acks a batch's offsets only after the loop
-    # body has run for all of it, and commits only after the producer has flushed.
+    # The head reads batches without acking them (noack_take) and hands each to a HeadFeed,
+    # which acks a batch's events once its outputs are sent; Faust commits only acked offsets,
+    # and only after the producer has flushed.
     @app.agent(pipeline.raw, name="akhbar.enrich-head")
     async def enrich_head(stream: Any) -> None:
-        bundler = StagedBundler(pipeline, pipeline.settings.staged_bundle_bytes)
-        async for batch in stream.take_events(size, within):
-            items = [(event.value, event.message.timestamp or 0.0) for event in batch]
-            events_left = iter(batch)
-            async for outcomes in pipeline.head.run(items):
-                for outcome in outcomes:
-                    message = next(events_left).message
-                    handling = apply_head(pipeline, outcome, message, bundler)
-                    await guarded(pipeline, "decode", message, handling)
-            await bundler.flush()
+        feed = HeadFeed(pipeline, stream)
+        ended = False
+        try:
+            async for batch in stream.noack_take(size, within):
+                await feed.put(batch)
+            ended = True
+        finally:
+            await feed.close(drain=ended)
 
     # Faust's commit first flushes the producer buffer and waits until it is *empty*; every
     # dedup event adds table changelog writes to that buffer, so under a steady backlog the

@@ -112,7 +112,8 @@ def run_head(chain: Chain, payload: bytes, sent_at: float, max_article_bytes: in
 
 
 class HeadRunner(Protocol):
-    """Runs ``run_head`` over a batch, yielding outcomes in order, a chunk at a time."""
+    """Runs ``run_head`` over a batch, yielding outcomes in order, a chunk at a time. A runner
+    with stage processes starts on the batch at the call, before the outcomes are asked for."""
 
     def run(self, items: Sequence[tuple[bytes, float]]) -> AsyncIterator[list[Outcome]]: ...
 
@@ -220,10 +221,19 @@ class ProcessHead:
             self._restart_if_current(pool)
             return self._pool, loop.run_in_executor(self._pool, _run_chunk, chunk)
 
-    async def run(self, items: Sequence[tuple[bytes, float]]) -> AsyncIterator[list[Outcome]]:
+    def run(self, items: Sequence[tuple[bytes, float]]) -> AsyncIterator[list[Outcome]]:
+        """Hand the whole batch to the stage processes now; the outcomes, chunk by chunk."""
         loop = asyncio.get_running_loop()
         chunks = [list(items[i : i + CHUNK]) for i in range(0, len(items), CHUNK)]
         pending = [self._submit(loop, chunk) for chunk in chunks]
+        return self._outcomes(loop, chunks, pending)
+
+    async def _outcomes(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        chunks: list[list[tuple[bytes, float]]],
+        pending: list[tuple[ProcessPoolExecutor, asyncio.Future[list[Outcome]]]],
+    ) -> AsyncIterator[list[Outcome]]:
         for chunk, (used, future) in zip(chunks, pending, strict=True):
             try:
                 yield await future

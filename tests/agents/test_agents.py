@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +18,7 @@ from faust.exceptions import ProducerSendError
 from akhbar.common import events
 from akhbar.common.settings import Settings
 from akhbar.pipeline.agents import (
+    HeadFeed,
     StagedBundler,
     guarded,
     handle_bundle,
@@ -25,6 +27,7 @@ from akhbar.pipeline.agents import (
 )
 from akhbar.pipeline.app import Pipeline, build_app
 from akhbar.pipeline.chain import Chain
+from akhbar.pipeline.head import InProcessHead, Outcome
 from akhbar.pipeline.records import decode_staged, encode_bundle, encode_staged, split_bundle
 from akhbar.pipeline.stages.article import Article, DedupResult
 from akhbar.pipeline.stages.errors import RejectedArticle
@@ -326,3 +329,90 @@ async def test_the_records_of_a_bundle_share_one_dedup_session(tmp_path: Any) ->
         await tail.put(staged_record("x4"))
     assert stage.sessions == [["x1", "x2", "x3"], ["x4"]]
     assert [e["id"] for e in pipeline.enriched.values()] == ["x1", "x2", "x3", "x4"]
+
+
+class GatedHead:
+    """The in-loop head, but its outcomes wait for ``gate``: a slow stage process."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.inner = InProcessHead(chain, 1 << 20)
+        self.gate = asyncio.Event()
+        self.started: list[int] = []
+
+    def run(self, items: Sequence[tuple[bytes, float]]) -> AsyncIterator[list[Outcome]]:
+        self.started.append(len(items))
+        return self._outcomes(items)
+
+    async def _outcomes(self, items: Sequence[tuple[bytes, float]]) -> AsyncIterator[list[Outcome]]:
+        await self.gate.wait()
+        async for chunk in self.inner.run(items):
+            yield chunk
+
+
+class AckingStream:
+    """The agent's stream as HeadFeed uses it: records each ack with the ids sent by then."""
+
+    def __init__(self, staged: RecordingTopic) -> None:
+        self.staged = staged
+        self.acked: list[tuple[int, set[str]]] = []
+
+    async def ack(self, event: Any) -> bool:
+        sent = {
+            decode_staged(record).article.id
+            for _, value in self.staged.sent
+            for record in split_bundle(value)
+        }
+        self.acked.append((event.message.offset, sent))
+        return True
+
+
+def raw_events(offsets: range) -> list[SimpleNamespace]:
+    return [
+        SimpleNamespace(
+            value=raw(f"h{n}", f"نص المقال رقم {n}"),
+            message=SimpleNamespace(
+                topic="raw", partition=0, offset=n, key=f"h{n}".encode(), timestamp=time.time()
+            ),
+        )
+        for n in offsets
+    ]
+
+
+async def test_the_head_reads_on_while_a_batch_is_worked_on_and_acks_only_what_it_sent(
+    pipeline: Pipeline,
+) -> None:
+    head = GatedHead(pipeline.chain)
+    pipeline.head = head
+    stream = AckingStream(pipeline.staged)
+    feed = HeadFeed(pipeline, stream)
+    # Two batches handed over while the first is still being worked on: neither waits for it.
+    await asyncio.wait_for(feed.put(raw_events(range(0, 3))), 5)
+    await asyncio.wait_for(feed.put(raw_events(range(3, 6))), 5)
+    assert head.started == [3, 3]
+    assert stream.acked == [] and pipeline.staged.sent == []
+    # A third waits: one batch is being worked on and one is queued (depth 1).
+    third = asyncio.ensure_future(feed.put(raw_events(range(6, 8))))
+    await asyncio.sleep(0.05)
+    assert not third.done()
+    head.gate.set()
+    await asyncio.wait_for(third, 5)
+    await feed.close(drain=True)
+    assert [offset for offset, _ in stream.acked] == list(range(8))
+    for offset, sent in stream.acked:
+        assert f"h{offset}" in sent, f"event {offset} was acked before its record was sent"
+
+
+async def test_a_head_batch_whose_send_failed_is_not_acked_and_fails_the_agent(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.staged = FailingTopic(KafkaTimeoutError())
+    stream = AckingStream(pipeline.staged)
+    feed = HeadFeed(pipeline, stream)
+    await feed.put(raw_events(range(0, 2)))
+    with pytest.raises(ProducerSendError):
+        for _ in range(50):  # the failure reaches the agent at its next batch
+            await asyncio.sleep(0.01)
+            await feed.put(raw_events(range(2, 3)))
+    assert stream.acked == []
+    assert "KafkaTimeoutError" in repr(pipeline.deliveries.failure)
+    await feed.close(drain=False)  # already raised: not again
