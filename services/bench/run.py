@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -58,6 +59,11 @@ async def measure(
     workers: int = 1,
 ) -> None:
     """Raw baseline, naive-Faust baseline, then the pipeline, each on fresh topics."""
+    # SIGTERM cancels the run like Ctrl-C does, so the finally blocks stop the broker and every
+    # process the bench started instead of leaving them running.
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     broker = start_broker(None, log_path=workdir / "broker.log")
     timeout = burst_timeout(len(burst))
     try:
@@ -142,6 +148,9 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
             except (ProcessFailed, BrokerError, TimeoutError) as exc:
                 print(f"akhbar: bench failed: {exc}", file=sys.stderr)
                 return 1
+            except asyncio.CancelledError:
+                print("akhbar: bench stopped by SIGTERM; nothing written", file=sys.stderr)
+                return 143
     say(f"offline chain, {count} articles")
     offline_warm = corpus.generate(
         WARM_UP_ARTICLES if args.quick else OFFLINE_WARM_UP_ARTICLES,

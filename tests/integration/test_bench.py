@@ -6,12 +6,16 @@ Only structure and completeness are checked here; speed is for the benchmark its
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from akhbar.common.processes import descendants, status_field
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +123,31 @@ def test_bench_offline_needs_no_broker(tmp_path: Path) -> None:
     report = json.loads(output.read_text())
     assert report["articles"] == 20 and report["offline"]["chain"]["aps"] > 0
     assert "throughput_aps" not in report
+
+
+def test_a_bench_stopped_by_sigterm_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGTERM in the middle of a run (the naive Faust baseline) stops the bench with 143, and
+    the broker and the processes it started stop with it instead of running on."""
+    output, log = tmp_path / "x.json", tmp_path / "bench.log"
+    with log.open("wb") as handle:
+        bench = subprocess.Popen(
+            [sys.executable, "-m", "akhbar.cli", "bench", "--quick", "--output", str(output)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "naive Faust" not in log.read_text(errors="replace"):
+            assert bench.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        time.sleep(1.0)  # its Faust worker is starting
+        started = descendants(bench.pid)
+        assert len(started) >= 2, "expected the broker and the baseline worker"
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(60) == 143, log.read_text()[-3000:]
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    left = [pid for pid in started if (state := status_field(pid, "State")) and state[0] != "Z"]
+    assert not left, f"still running after the bench stopped: {left}"
+    assert not output.exists()
