@@ -53,10 +53,9 @@ class Settings(BaseSettings):
     dedup_max_age_days: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=500, ge=1)
     # Processes that run the stateless stages (normalise, entities, fingerprint) beside the
-    # worker's event loop, which keeps Kafka, Faust and dedup; 0 runs them in the event loop.
-    # Opt-in: ~1.3x the throughput in `make bench`, but with it on by default one CI run saw a
-    # worker hang when SIGTERM came during its start-up (README, "Performance").
-    stage_processes: int = Field(default=0, ge=0, le=64)
+    # worker's event loop, which keeps Kafka, Faust and dedup; 0 runs them in the event loop
+    # (one core per worker, ~60 MB less memory).
+    stage_processes: int = Field(default=1, ge=0, le=64)
     # Upper bound of one producer record batch, per partition. aiokafka's 16 KiB holds two or
     # three articles, so a backlog became one produce request per couple of records: 512 KiB
     # measured 367 -> 442 articles/s in `make bench` (415 -> 586 with a stage process), and
