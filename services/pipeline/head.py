@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
 import time
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from akhbar.common import events
 from akhbar.pipeline.chain import Chain, ChainConfig, build_chain
@@ -259,11 +260,13 @@ class ProcessHead:
         pool = self._pool
         processes = list((pool._processes or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        # Wait on each process's sentinel rather than join() it: the pool's thread joins (reaps)
+        # them, and a second join racing it can miss the exit and see a live process.
+        running = {process.sentinel: process for process in processes}
         deadline = time.monotonic() + timeout
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-        for process in processes:
-            if process.is_alive():
-                log.error("stage process %s did not stop in %.0fs; killed", process.pid, timeout)
-                process.kill()
-                process.join(1.0)
+        while running and (left := deadline - time.monotonic()) > 0:
+            for ended in multiprocessing.connection.wait(list(running), left):
+                running.pop(cast(int, ended))
+        for process in running.values():
+            log.error("stage process %s did not stop in %.0fs; killed", process.pid, timeout)
+            process.kill()
