@@ -91,9 +91,7 @@ class _Worker(faust.Worker):
             self._schedule_shutdown(signal.SIGTERM)
 
     def _schedule_shutdown(self, signum: signal.Signals) -> None:
-        if not self._stop_requested:
-            self._stop_requested = True
-            arm_shutdown_watchdog(self.shutdown_timeout_seconds)
+        self._stopping()
         if not self._assigned:
             if self._deferred_stop is None:
                 log.warning(
@@ -113,10 +111,14 @@ class _Worker(faust.Worker):
 
     def on_worker_shutdown(self) -> None:
         # The other ways a worker stops (a crash, a failed delivery) come here first.
+        self._stopping()
+        super().on_worker_shutdown()
+
+    def _stopping(self) -> None:
+        """Arm the shutdown watchdog at the first stop request, whichever way it came."""
         if not self._stop_requested:
             self._stop_requested = True
             arm_shutdown_watchdog(self.shutdown_timeout_seconds)
-        super().on_worker_shutdown()
 
 
 def arm_shutdown_watchdog(seconds: float) -> None:
